@@ -1,0 +1,81 @@
+// eval: verification of a checkpoint on a pairs file, or of a scores CSV from any system.
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "commands.h"
+#include "l2face/data/jpeg.h"
+#include "l2face/eval/metrics.h"
+#include "l2face/eval/pairs.h"
+#include "l2face/eval/verification.h"
+#include "l2face/trainer/embedding_model.h"
+
+namespace fs = std::filesystem;
+
+namespace l2face::launch {
+namespace {
+
+std::vector<uint8_t> readFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read image " + path);
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
+}
+
+void writeReport(const std::string& path, const std::string& json) {
+  std::ofstream out(path, std::ios::trunc);
+  out << json;
+  if (!out) throw std::runtime_error("cannot write " + path);
+}
+
+int evalScores(const EvalArgs& a) {
+  auto rows = eval::readScoresCsv(a.scores);
+  std::vector<double> scores;
+  std::vector<int> labels, folds;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    labels.push_back(rows[i].first);
+    scores.push_back(rows[i].second);
+    folds.push_back(static_cast<int>(i * 10 / rows.size()));  // 10 contiguous folds
+  }
+  eval::VerificationReport r;
+  r.name = fs::path(a.scores).filename().string();
+  r.pairs = static_cast<int64_t>(rows.size());
+  r.metrics = eval::computeMetrics(scores, labels, folds, a.far);
+  std::cout << eval::reportTable(r);
+  if (!a.out.empty()) writeReport(a.out, eval::reportJson(r));
+  return kExitOk;
+}
+
+}  // namespace
+
+int runEval(const EvalArgs& a) {
+  if (!a.scores.empty()) return evalScores(a);
+  if (a.checkpoint.empty() || a.pairs.empty()) {
+    throw std::invalid_argument("eval needs --checkpoint and --pairs (or --scores FILE)");
+  }
+  auto model = trainer::EmbeddingModel::load(a.checkpoint, a.device);
+  std::string root = a.images.empty() ? fs::path(a.pairs).parent_path().string() : a.images;
+  std::vector<eval::Pair> pairs = eval::readPairs(a.pairs, root);
+
+  const int s = model->inputSize();
+  data::JpegDecoder decoder;
+  std::vector<uint8_t> pixels;
+  eval::Embedder embed = [&](const std::vector<std::string>& paths, std::vector<float>& out) {
+    pixels.resize(paths.size() * s * s * 3);
+    for (size_t i = 0; i < paths.size(); ++i) {
+      std::vector<uint8_t> bytes = readFile(paths[i]);
+      decoder.decode(bytes.data(), bytes.size(), s, s, pixels.data() + i * s * s * 3, paths[i]);
+    }
+    out.resize(paths.size() * model->dim());
+    model->embed(pixels.data(), static_cast<int>(paths.size()), !a.no_flip, out.data());
+  };
+  eval::VerificationReport r =
+      eval::runPairs(pairs, embed, model->dim(), a.batch_size, a.far, fs::path(a.pairs).filename().string());
+  std::cout << "checkpoint " << model->checkpointDir() << " (step " << model->step() << ")\n"
+            << eval::reportTable(r);
+  std::string out = a.out.empty() ? (fs::path(model->checkpointDir()) / "eval.json").string() : a.out;
+  writeReport(out, eval::reportJson(r));
+  std::cout << "report: " << out << "\n";
+  return kExitOk;
+}
+
+}  // namespace l2face::launch

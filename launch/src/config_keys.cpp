@@ -1,0 +1,212 @@
+// The key table: every YAML key with its field, type, constraint and one-line meaning.
+#include "config_keys.h"
+
+#include <algorithm>
+#include <type_traits>
+
+namespace l2face::launch::detail {
+namespace {
+
+// One entry bound to Config::*section .*member; the type comes from the member, the default
+// from a default-constructed Config (so the option structs stay the one source of defaults).
+template <class S, class T>
+KeySpec field(const char* section, const char* key, S Config::*sec, T S::*member, Constraint c,
+              const char* doc) {
+  KeySpec k;
+  k.section = section;
+  k.key = key;
+  k.type = typeName<T>();
+  k.allowed = describe(c);
+  if (c.lo && !std::is_arithmetic_v<T>) {  // list bounds hold per element
+    k.allowed = (c.hi ? "each in " : "each ") + k.allowed;
+  }
+  k.doc = doc;
+  k.set = [sec, member, c](Config& cfg, const YAML::Node& node) -> Problem {
+    T value{};
+    if (auto p = parseValue(node, value)) return p;
+    if (auto p = checkValue(c, value)) return p;
+    (cfg.*sec).*member = std::move(value);
+    return std::nullopt;
+  };
+  k.get = [sec, member](const Config& cfg) { return formatValue((cfg.*sec).*member); };
+  return k;
+}
+
+// head.alpha is a number or the word auto: two fields (alpha, alpha_auto) behind one key.
+KeySpec alphaKey() {
+  KeySpec k;
+  k.section = "head";
+  k.key = "alpha";
+  k.type = "number or auto";
+  k.allowed = "> 0, or auto";
+  k.doc =
+      "Radius α of the feature hypersphere; auto = the lower bound log(p(C-2)/(1-p)) for C "
+      "classes";
+  k.set = [](Config& cfg, const YAML::Node& node) -> Problem {
+    if (node.IsScalar() && node.Scalar() == "auto") {
+      // Reset the unused number so that equal configs have equal fields (round trip is exact).
+      cfg.head.alpha = trainer::HeadOptions{}.alpha;
+      cfg.head.alpha_auto = true;
+      return std::nullopt;
+    }
+    double value = 0;
+    if (parseValue(node, value)) return "expected a number or auto, got " + describeNode(node);
+    if (auto p = checkValue(greaterThan(0), value)) return p;
+    cfg.head.alpha = value;
+    cfg.head.alpha_auto = false;
+    return std::nullopt;
+  };
+  k.get = [](const Config& cfg) {
+    return cfg.head.alpha_auto ? std::string("auto") : formatValue(cfg.head.alpha);
+  };
+  return k;
+}
+
+Constraint halfOpen(double lo, double hi, bool lo_open) {  // [lo, hi) or (lo, hi]
+  Constraint c = between(lo, hi);
+  (lo_open ? c.lo_open : c.hi_open) = true;
+  return c;
+}
+
+Constraint ascendingFrom(double lo) {
+  Constraint c = atLeast(lo);
+  c.ascending = true;
+  return c;
+}
+
+std::vector<KeySpec> buildTable() {
+  using trainer::RunOptions, data::DataOptions, trainer::ModelOptions, trainer::HeadOptions,
+      trainer::ClassifierOptions, trainer::OptimOptions, checkpoint::CheckpointOptions,
+      monitoring::MonitoringOptions, eval::EvalOptions;
+  const Constraint any{};
+  auto R = &Config::run;
+  auto D = &Config::data;
+  auto M = &Config::model;
+  auto H = &Config::head;
+  auto O = &Config::optim;
+  auto K = &Config::checkpoint;
+  auto N = &Config::monitoring;
+  auto E = &Config::eval;
+  return {
+      field("run", "dir", R, &RunOptions::dir, nonEmpty(),
+            "Run directory: effective config (config.yaml), checkpoints, logs, summary"),
+      field("run", "seed", R, &RunOptions::seed, any,
+            "Seed of the sample order, augmentation and weight initialisation"),
+      field("run", "device", R, &RunOptions::device, oneOf({"auto", "cpu", "cuda"}),
+            "Compute device; auto = cuda when a GPU is visible, else cpu"),
+      field("run", "threads", R, &RunOptions::threads, atLeast(0),
+            "Intra-op threads per rank; 0 = cores / local ranks"),
+
+      field("data", "train", D, &DataOptions::train, any,
+            "ImageFolder root of the training set (one folder per identity); needed to train"),
+      field("data", "batch_size", D, &DataOptions::batch_size, atLeast(1),
+            "Images per rank per step; the global batch is batch_size × ranks"),
+      field("data", "workers", D, &DataOptions::workers, atLeast(0),
+            "Loader threads; 0 = from the CPU count"),
+      field("data", "prefetch", D, &DataOptions::prefetch, atLeast(1),
+            "Ready batches kept ahead of the trainer (host memory: prefetch × batch)"),
+      // 16: the tiny backbone's four stride-2 stages divide the side by 16 (checked too).
+      field("data", "image_size", D, &DataOptions::image_size, atLeast(16),
+            "Model input side in pixels (square); images of another size are resized"),
+      field("data", "flip_p", D, &DataOptions::flip_p, between(0, 1),
+            "Probability of a horizontal flip of a training image"),
+
+      field("model", "backbone", M, &ModelOptions::backbone, oneOf({"tiny"}),
+            "Backbone network; tiny = a small CNN for tests and demos"),
+      field("model", "embedding_dim", M, &ModelOptions::embedding_dim, atLeast(1),
+            "Embedding (feature) dimension d"),
+      field("model", "norm", M, &ModelOptions::norm, oneOf({"batch", "none"}),
+            "Normalisation layers; none = no BatchNorm (exact distributed tests)"),
+      field("model", "width", M, &ModelOptions::width, atLeast(1),
+            "Channels of the first stage of the tiny backbone"),
+
+      field("head", "type", H, &HeadOptions::type, oneOf({"l2_softmax", "softmax"}),
+            "l2_softmax = features L2-normalised and scaled by α; softmax = no constraint"),
+      alphaKey(),
+      field("head", "p", H, &HeadOptions::p, openBetween(0, 1),
+            "Target softmax probability for alpha: auto"),
+      field("head", "bias", H, &HeadOptions::bias, any, "Classifier bias term"),
+
+      field("classifier", "parallel", &Config::classifier, &ClassifierOptions::parallel,
+            oneOf({"replicated"}),
+            "Placement of the class weights; replicated = a full copy on every rank"),
+
+      field("optim", "lr", O, &OptimOptions::lr, greaterThan(0),
+            "Learning rate after warmup (SGD)"),
+      field("optim", "momentum", O, &OptimOptions::momentum, halfOpen(0, 1, false), "SGD momentum"),
+      field("optim", "weight_decay", O, &OptimOptions::weight_decay, atLeast(0), "L2 weight decay"),
+      field("optim", "nesterov", O, &OptimOptions::nesterov, any, "Nesterov momentum"),
+      field("optim", "max_steps", O, &OptimOptions::max_steps, atLeast(1),
+            "Training steps (global batches)"),
+      field("optim", "warmup_steps", O, &OptimOptions::warmup_steps, atLeast(0),
+            "Steps of linear warmup from 0 to lr; <= max_steps"),
+      field("optim", "schedule", O, &OptimOptions::schedule, oneOf({"constant", "cosine", "step"}),
+            "Learning-rate schedule after warmup"),
+      field("optim", "milestones", O, &OptimOptions::milestones, ascendingFrom(1),
+            "For schedule step (required there): steps at which lr is multiplied by gamma"),
+      field("optim", "gamma", O, &OptimOptions::gamma, halfOpen(0, 1, true),
+            "For schedule step: lr factor at each milestone"),
+
+      field("checkpoint", "every_steps", K, &CheckpointOptions::every_steps, atLeast(0),
+            "Steps between checkpoints; 0 = only the final save"),
+      field("checkpoint", "keep_last", K, &CheckpointOptions::keep_last, atLeast(0),
+            "Committed checkpoints kept, older ones deleted; 0 = keep all"),
+
+      field("monitoring", "port", N, &MonitoringOptions::port, between(0, 65535),
+            "Metrics port of local rank 0 (local rank r: port + r); 0 = ephemeral"),
+      field("monitoring", "bind", N, &MonitoringOptions::bind, nonEmpty(),
+            "Address of the metrics endpoint; 0.0.0.0 = every interface, unauthenticated"),
+      field("monitoring", "log_every", N, &MonitoringOptions::log_every, atLeast(1),
+            "Steps between progress lines (each reads the loss: a host sync)"),
+
+      field("eval", "pairs", E, &EvalOptions::pairs, any,
+            "LFW-style pairs file; \"\" = no verification"),
+      field("eval", "images", E, &EvalOptions::images, any,
+            "Image root for the pairs; \"\" = the pairs file's folder"),
+      field("eval", "flip", E, &EvalOptions::flip, any, "Embed each image and its mirror, summed"),
+      field("eval", "batch_size", E, &EvalOptions::batch_size, atLeast(1),
+            "Images per embedding batch"),
+      field("eval", "folds", E, &EvalOptions::folds, atLeast(2),
+            "Cross-validation folds (threshold chosen on the others)"),
+      field("eval", "far", E, &EvalOptions::far, openBetween(0, 1),
+            "False accept rates at which the true accept rate is reported"),
+      field("eval", "every_steps", E, &EvalOptions::every_steps, atLeast(0),
+            "Steps between evaluations during training (rank 0); 0 = off; needs eval.pairs"),
+  };
+}
+
+}  // namespace
+
+const std::vector<SectionSpec>& sectionTable() {
+  static const std::vector<SectionSpec> sections = {
+      {"run", "Where the run writes and how the process computes"},
+      {"data", "Training data and the loader"},
+      {"model", "The backbone network"},
+      {"head", "Feature normalisation and scale (L2-constrained softmax)"},
+      {"classifier", "The class-weight layer"},
+      {"optim", "SGD and the learning-rate schedule"},
+      {"checkpoint", "Saving and retention"},
+      {"monitoring", "Prometheus metrics endpoint and the progress line"},
+      {"eval", "Face verification"},
+  };
+  return sections;
+}
+
+const std::vector<KeySpec>& keyTable() {
+  static const std::vector<KeySpec> table = buildTable();
+  return table;
+}
+
+const KeySpec* findKey(const std::string& section, const std::string& key) {
+  for (const KeySpec& k : keyTable()) {
+    if (k.section == section && k.key == key) return &k;
+  }
+  return nullptr;
+}
+
+bool isSection(const std::string& section) {
+  const auto& s = sectionTable();
+  return std::any_of(s.begin(), s.end(), [&](const SectionSpec& x) { return x.name == section; });
+}
+
+}  // namespace l2face::launch::detail

@@ -1,0 +1,295 @@
+// Tests of the synthetic face-corpus generator: layout, pairs.txt, determinism, identity
+// separation, output-directory safety, option checks and the quality score.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "l2face/data/errors.h"
+#include "l2face/data/jpeg.h"
+#include "l2face/data/synth.h"
+#include "l2face/data/synth_params.h"
+#include "l2face/data/synth_render.h"
+#include "test_util.h"
+
+namespace l2face::data {
+namespace {
+
+namespace fs = std::filesystem;
+using test::TempDir;
+
+SynthOptions smallOptions(const fs::path& out) {
+  SynthOptions o;
+  o.out = out.string();
+  o.identities = 5;
+  o.images_per_identity = 3;
+  o.eval_identities = 6;
+  o.eval_images_per_identity = 3;
+  o.size = 32;
+  o.folds = 3;
+  o.pairs_per_fold = 4;
+  o.threads = 2;
+  o.seed = 11;
+  return o;
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::string cur;
+  std::istringstream in(s);
+  while (std::getline(in, cur, sep)) out.push_back(cur);
+  return out;
+}
+
+// Every regular file under root, relative path -> bytes.
+std::map<std::string, std::vector<uint8_t>> allFiles(const fs::path& root) {
+  std::map<std::string, std::vector<uint8_t>> files;
+  for (const auto& e : fs::recursive_directory_iterator(root)) {
+    if (e.is_regular_file()) files[fs::relative(e.path(), root).string()] = test::readBytes(e);
+  }
+  return files;
+}
+
+TEST(Unit, SynthWritesTheLayoutAndCounts) {
+  TempDir dir;
+  const SynthOptions o = smallOptions(dir.path() / "corpus");
+  const SynthReport r = synthesizeCorpus(o);
+  EXPECT_EQ(r.train_images, 15);
+  EXPECT_EQ(r.eval_images, 18);
+  EXPECT_EQ(r.pairs, 3 * 4 * 2);
+  const fs::path out = o.out;
+  for (int i = 1; i <= 5; ++i) {
+    const std::string name = "id_00000" + std::to_string(i);
+    for (int k = 1; k <= 3; ++k) {
+      const fs::path f = out / "train" / name / (name + "_000" + std::to_string(k) + ".jpg");
+      ASSERT_TRUE(fs::is_regular_file(f)) << f;
+    }
+    ASSERT_FALSE(fs::exists(out / "train" / name / (name + "_0004.jpg")));
+  }
+  EXPECT_FALSE(fs::exists(out / "train" / "id_000006"));
+  // Images decode at the requested size.
+  JpegDecoder decoder;
+  const auto bytes = test::readBytes(out / "eval" / "ev_000006" / "ev_000006_0003.jpg");
+  const ImageSize s = decoder.peek(bytes.data(), bytes.size(), "eval image");
+  EXPECT_EQ(s.width, 32);
+  EXPECT_EQ(s.height, 32);
+
+  const auto csv = split(test::readText(out / "quality.csv"), '\n');
+  ASSERT_EQ(csv.size(), 1u + 15 + 18);
+  EXPECT_EQ(csv[0], "split,path,label,quality,yaw,roll,scale,illumination,occlusion,blur,"
+                    "jpeg_quality");
+  for (size_t i = 1; i < csv.size(); ++i) {
+    const auto f = split(csv[i], ',');
+    ASSERT_EQ(f.size(), 11u) << csv[i];
+    EXPECT_TRUE(fs::is_regular_file(out / f[1])) << f[1];
+    const double q = std::stod(f[3]);
+    EXPECT_GE(q, 0.0);
+    EXPECT_LE(q, 1.0);
+    EXPECT_EQ(f[0], i <= 15 ? "train" : "eval");
+  }
+  const auto meta = nlohmann::json::parse(test::readText(out / "meta.json"));
+  EXPECT_EQ(meta.at("generator"), "l2face-synth");
+  EXPECT_EQ(meta.at("complete"), true);
+  EXPECT_EQ(meta.at("counts").at("train_images"), 15);
+  EXPECT_EQ(meta.at("options").at("seed"), 11);
+}
+
+TEST(Unit, SynthPairsFollowTheLfwLayout) {
+  TempDir dir;
+  const SynthOptions o = smallOptions(dir.path());
+  synthesizeCorpus(o);
+  const fs::path eval = dir.path() / "eval";
+  const auto lines = split(test::readText(eval / "pairs.txt"), '\n');
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines[0], "3\t4");
+  ASSERT_EQ(lines.size(), 1u + 3 * 2 * 4);
+  std::set<std::string> train_names;
+  for (const auto& e : fs::directory_iterator(dir.path() / "train")) {
+    train_names.insert(e.path().filename().string());
+  }
+  auto file = [&](const std::string& name, const std::string& n) {
+    char num[8];
+    std::snprintf(num, sizeof num, "%04d", std::stoi(n));
+    return eval / name / (name + "_" + num + ".jpg");
+  };
+  std::vector<std::set<std::string>> fold_names(3);
+  std::set<std::string> distinct;
+  for (int f = 0; f < 3; ++f) {
+    for (int k = 0; k < 8; ++k) {
+      const std::string& line = lines[1 + f * 8 + k];
+      EXPECT_TRUE(distinct.insert(line).second) << "duplicate pair " << line;
+      const auto t = split(line, '\t');
+      if (k < 4) {  // matched
+        ASSERT_EQ(t.size(), 3u) << line;
+        EXPECT_NE(t[1], t[2]);
+        EXPECT_TRUE(fs::is_regular_file(file(t[0], t[1]))) << line;
+        EXPECT_TRUE(fs::is_regular_file(file(t[0], t[2]))) << line;
+        fold_names[f].insert(t[0]);
+      } else {  // mismatched
+        ASSERT_EQ(t.size(), 4u) << line;
+        EXPECT_NE(t[0], t[2]);
+        EXPECT_TRUE(fs::is_regular_file(file(t[0], t[1]))) << line;
+        EXPECT_TRUE(fs::is_regular_file(file(t[2], t[3]))) << line;
+        fold_names[f].insert(t[0]);
+        fold_names[f].insert(t[2]);
+      }
+    }
+  }
+  for (int a = 0; a < 3; ++a) {
+    for (const auto& n : fold_names[a]) {
+      EXPECT_EQ(train_names.count(n), 0u) << n << " is also a training identity";
+      for (int b = a + 1; b < 3; ++b) EXPECT_EQ(fold_names[b].count(n), 0u) << n << " in 2 folds";
+    }
+  }
+}
+
+TEST(Unit, SynthReducesPairsWhenFoldsAreTooSmall) {
+  TempDir dir;
+  SynthOptions o = smallOptions(dir.path());
+  o.pairs_per_fold = 100;  // a fold has 2 identities x 3 images: 6 matched pairs at most
+  const SynthReport r = synthesizeCorpus(o);
+  EXPECT_EQ(r.pairs, 3 * 6 * 2);
+  EXPECT_EQ(split(test::readText(dir.path() / "eval" / "pairs.txt"), '\n')[0], "3\t6");
+  const auto meta = nlohmann::json::parse(test::readText(dir.path() / "meta.json"));
+  EXPECT_EQ(meta.at("notes").size(), 1u);
+}
+
+TEST(Unit, SynthOutputIsIndependentOfThreadsAndFollowsTheSeed) {
+  TempDir dir;
+  SynthOptions o = smallOptions(dir.path() / "one");
+  o.threads = 1;
+  synthesizeCorpus(o);
+  o.out = (dir.path() / "two").string();
+  o.threads = 2;
+  synthesizeCorpus(o);
+  auto one = allFiles(dir.path() / "one"), two = allFiles(dir.path() / "two");
+  one.erase("meta.json");  // records threads and seconds
+  two.erase("meta.json");
+  ASSERT_EQ(one.size(), 15u + 18u + 2u);
+  EXPECT_TRUE(one == two) << "output depends on the thread count";
+
+  o.out = (dir.path() / "other").string();
+  o.seed = 12;
+  synthesizeCorpus(o);
+  auto other = allFiles(dir.path() / "other");
+  int same = 0;
+  for (const auto& [path, bytes] : one) same += other.count(path) && other[path] == bytes;
+  EXPECT_EQ(same, 0) << "a different seed must give different files";
+}
+
+// Mean squared pixel distance between two decoded images.
+double distance(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
+  double s = 0;
+  for (size_t i = 0; i < a.size(); ++i) s += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
+  return s / a.size();
+}
+
+TEST(Unit, SynthIdentitiesDifferMoreThanPhotosOfOneIdentity) {
+  TempDir dir;
+  SynthOptions o = smallOptions(dir.path());
+  o.identities = 10;
+  o.images_per_identity = 5;
+  o.size = 32;
+  synthesizeCorpus(o);
+  JpegDecoder decoder;
+  std::vector<std::vector<std::vector<uint8_t>>> images(10);
+  for (int i = 0; i < 10; ++i) {
+    char name[16];
+    std::snprintf(name, sizeof name, "id_%06d", i + 1);
+    for (int k = 0; k < 5; ++k) {
+      char file[32];
+      std::snprintf(file, sizeof file, "%s_%04d.jpg", name, k + 1);
+      const auto bytes = test::readBytes(dir.path() / "train" / name / file);
+      std::vector<uint8_t> rgb(32 * 32 * 3);
+      decoder.decode(bytes.data(), bytes.size(), 32, 32, rgb.data(), file);
+      images[i].push_back(rgb);
+    }
+  }
+  double within = 0, between = 0;
+  int nw = 0, nb = 0;
+  for (int i = 0; i < 10; ++i)
+    for (int k = 0; k < 5; ++k)
+      for (int j = i; j < 10; ++j)
+        for (int l = (j == i ? k + 1 : 0); l < 5; ++l) {
+          const double d = distance(images[i][k], images[j][l]);
+          if (i == j) within += d, ++nw;
+          else between += d, ++nb;
+        }
+  within /= nw;
+  between /= nb;
+  EXPECT_LT(within * 1.2, between) << "within " << within << " between " << between;
+  EXPECT_GT(within, 0.0);  // photos of one identity are not copies
+}
+
+TEST(Unit, SynthRefusesToMixCorpora) {
+  TempDir dir;
+  test::writeBytes(dir.path() / "foreign" / "keep.txt", {'x'});
+  SynthOptions o = smallOptions(dir.path() / "foreign");
+  EXPECT_THROW(synthesizeCorpus(o), DataError);
+  EXPECT_TRUE(fs::exists(dir.path() / "foreign" / "keep.txt"));
+
+  // A previous synth output is replaced, not merged.
+  o.out = (dir.path() / "corpus").string();
+  synthesizeCorpus(o);
+  o.identities = 3;
+  synthesizeCorpus(o);
+  EXPECT_TRUE(fs::exists(dir.path() / "corpus" / "train" / "id_000003"));
+  EXPECT_FALSE(fs::exists(dir.path() / "corpus" / "train" / "id_000004"));
+  // ... unless something foreign was added to it.
+  test::writeBytes(dir.path() / "corpus" / "mine.txt", {'y'});
+  EXPECT_THROW(synthesizeCorpus(o), DataError);
+}
+
+TEST(Unit, SynthValidatesOptions) {
+  TempDir dir;
+  auto bad = [&](auto mutate) {
+    SynthOptions o = smallOptions(dir.path() / "x");
+    mutate(o);
+    EXPECT_THROW(synthesizeCorpus(o), std::invalid_argument);
+  };
+  bad([](SynthOptions& o) { o.identities = 1; });
+  bad([](SynthOptions& o) { o.size = 15; });
+  bad([](SynthOptions& o) { o.eval_identities = 5; });  // < 2 * folds
+  bad([](SynthOptions& o) { o.eval_images_per_identity = 1; });
+  bad([](SynthOptions& o) { o.folds = 0; });
+  bad([](SynthOptions& o) { o.out.clear(); });
+  EXPECT_FALSE(fs::exists(dir.path() / "x"));  // nothing written on invalid options
+}
+
+TEST(Unit, RenderFaceIsDeterministicAndVariesWithParameters) {
+  const IdentityParams id = sampleIdentity(3);
+  const ImageParams im = sampleImageParams(4, id, 1.0);
+  const auto a = renderFace(id, im, 40);
+  ASSERT_EQ(a.size(), 40u * 40 * 3);
+  EXPECT_EQ(a, renderFace(id, im, 40));
+  ImageParams turned = im;
+  turned.yaw += 0.4f;
+  EXPECT_GT(distance(a, renderFace(id, turned, 40)), 10.0);
+  EXPECT_GT(distance(a, renderFace(sampleIdentity(5), im, 40)), 10.0);
+  EXPECT_THROW(renderFace(id, im, 4), std::invalid_argument);
+}
+
+TEST(Unit, QualityScoreFallsWithEachDegradation) {
+  ImageParams clean;
+  clean.jpeg_quality = 95;
+  const double base = qualityScore(clean);
+  EXPECT_NEAR(base, 1.0, 1e-9);
+  auto lower = [&](auto mutate) {
+    ImageParams im = clean;
+    mutate(im);
+    const double q = qualityScore(im);
+    EXPECT_GE(q, 0.0);
+    EXPECT_LT(q, base - 0.05);
+  };
+  lower([](ImageParams& im) { im.blur_sigma = 1.5f; });
+  lower([](ImageParams& im) { im.downsample = 3.0f; });
+  lower([](ImageParams& im) { im.noise_sigma = 0.04f; });
+  lower([](ImageParams& im) { im.jpeg_quality = 35; });
+  lower([](ImageParams& im) { im.yaw = 0.8f; });
+  lower([](ImageParams& im) { im.occlusion = Occlusion::kSunglasses; });
+}
+
+}  // namespace
+}  // namespace l2face::data

@@ -1,0 +1,27 @@
+// Turning a uint8 NHWC batch into the network's normalised float NCHW input on the device.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+
+namespace l2face::trainer {
+
+// (x − 127.5) / 128 after the transfer, so only bytes cross to the device.
+inline torch::Tensor toInput(const uint8_t* nhwc, int n, int h, int w, const torch::Device& device) {
+  torch::Tensor bytes =
+      torch::from_blob(const_cast<uint8_t*>(nhwc), {n, h, w, 3}, torch::kUInt8);
+  torch::Tensor x = device.is_cpu() ? bytes : bytes.to(device, /*non_blocking=*/true);
+  return x.permute({0, 3, 1, 2}).to(torch::kFloat).sub_(127.5).div_(128.0).contiguous();
+}
+
+inline torch::Device resolveDevice(const std::string& name) {
+  if (name == "cpu") return torch::kCPU;
+  if (name == "cuda") {
+    if (!torch::cuda::is_available()) throw std::runtime_error("run.device is cuda but no GPU is visible");
+    return torch::kCUDA;
+  }
+  return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+}
+
+}  // namespace l2face::trainer
