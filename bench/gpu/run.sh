@@ -16,7 +16,7 @@ for f in .gpu-deps/*.deb; do dpkg -x "$f" "$DEPS"; done
 export LD_LIBRARY_PATH="$DEPS/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
 PY="${GPU_PYTHON:-python3}"
 TORCH_PREFIX=$("$PY" -c 'import torch; print(torch.utils.cmake_prefix_path)')
-NCCL_HOME=$("$PY" -c 'import nvidia.nccl, os; print(os.path.dirname(nvidia.nccl.__file__))' 2>/dev/null || true)
+NCCL_HOME=$("$PY" -c 'import nvidia.nccl as n; print(list(n.__path__)[0])' 2>/dev/null || true)
 log "torch $("$PY" -c 'import torch; print(torch.__version__, torch.cuda.is_available())'), nccl ${NCCL_HOME:-none}"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null | tee -a "$OUT/summary.txt" || true
 

@@ -4,22 +4,16 @@
 #include <iostream>
 
 #include "commands.h"
-#include "l2face/data/jpeg.h"
 #include "l2face/eval/metrics.h"
 #include "l2face/eval/pairs.h"
 #include "l2face/eval/verification.h"
 #include "l2face/trainer/embedding_model.h"
+#include "l2face/trainer/file_embedder.h"
 
 namespace fs = std::filesystem;
 
 namespace l2face::launch {
 namespace {
-
-std::vector<uint8_t> readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read image " + path);
-  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
-}
 
 void writeReport(const std::string& path, const std::string& json) {
   std::ofstream out(path, std::ios::trunc);
@@ -56,18 +50,9 @@ int runEval(const EvalArgs& a) {
   std::string root = a.images.empty() ? fs::path(a.pairs).parent_path().string() : a.images;
   std::vector<eval::Pair> pairs = eval::readPairs(a.pairs, root);
 
-  const int s = model->inputSize();
-  data::JpegDecoder decoder;
-  std::vector<uint8_t> pixels;
-  eval::Embedder embed = [&](const std::vector<std::string>& paths, std::vector<float>& out) {
-    pixels.resize(paths.size() * s * s * 3);
-    for (size_t i = 0; i < paths.size(); ++i) {
-      std::vector<uint8_t> bytes = readFile(paths[i]);
-      decoder.decode(bytes.data(), bytes.size(), s, s, pixels.data() + i * s * s * 3, paths[i]);
-    }
-    out.resize(paths.size() * model->dim());
-    model->embed(pixels.data(), static_cast<int>(paths.size()), !a.no_flip, out.data());
-  };
+  eval::Embedder embed = trainer::fileEmbedder(
+      [&](const uint8_t* nhwc, int n, float* out) { model->embed(nhwc, n, !a.no_flip, out); },
+      model->inputSize(), model->dim());
   eval::VerificationReport r =
       eval::runPairs(pairs, embed, model->dim(), a.batch_size, a.far, fs::path(a.pairs).filename().string());
   std::cout << "checkpoint " << model->checkpointDir() << " (step " << model->step() << ")\n"

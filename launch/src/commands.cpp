@@ -62,6 +62,7 @@ int runTrain(const TrainArgs& args) {
   topt.optim = cfg.optim;
   topt.checkpoint = cfg.checkpoint;
   topt.monitoring = cfg.monitoring;
+  topt.eval = cfg.eval;
   topt.config_digest = configDigest(cfg, {"model", "head", "classifier"});
 
   trainer::TrainSummary summary = trainer::train(topt, *comm, ctx);

@@ -153,9 +153,9 @@ std::vector<KeySpec> buildTable() {
             "Committed checkpoints kept, older ones deleted; 0 = keep all"),
 
       field("monitoring", "port", N, &MonitoringOptions::port, between(0, 65535),
-            "Metrics port of local rank 0 (local rank r: port + r); 0 = ephemeral"),
+            "Metrics port of local rank 0 (r: port + r); 0 = ephemeral. Reserved: no endpoint yet"),
       field("monitoring", "bind", N, &MonitoringOptions::bind, nonEmpty(),
-            "Address of the metrics endpoint; 0.0.0.0 = every interface, unauthenticated"),
+            "Address of the metrics endpoint; 0.0.0.0 = every interface. Reserved: no endpoint yet"),
       field("monitoring", "log_every", N, &MonitoringOptions::log_every, atLeast(1),
             "Steps between progress lines (each reads the loss: a host sync)"),
 
@@ -186,7 +186,7 @@ const std::vector<SectionSpec>& sectionTable() {
       {"classifier", "The class-weight layer"},
       {"optim", "SGD and the learning-rate schedule"},
       {"checkpoint", "Saving and retention"},
-      {"monitoring", "Prometheus metrics endpoint and the progress line"},
+      {"monitoring", "The progress line; the metrics endpoint keys are reserved"},
       {"eval", "Face verification"},
   };
   return sections;

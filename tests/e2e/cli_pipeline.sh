@@ -25,6 +25,7 @@ head: {type: l2_softmax, alpha: auto}
 optim: {lr: 0.05, max_steps: 12, warmup_steps: 2}
 checkpoint: {every_steps: 5, keep_last: 2}
 monitoring: {log_every: 4}
+eval: {pairs: $WORK/corpus/eval/pairs.txt, every_steps: 6, far: [0.1]}
 YAML
 "$L2FACE" train --config "$WORK/train.yaml" --set optim.momentum=0.8 > "$WORK/train.out"
 "$PY" - "$WORK/run" <<'PY'
@@ -41,14 +42,23 @@ assert "momentum: 0.8" in cfg, cfg                                  # the --set 
 ck = sorted(os.listdir(os.path.join(run, "checkpoints")))
 assert ck == ["LATEST", "step_10", "step_12"], ck                   # every 5 steps, keep_last 2, final save
 assert open(os.path.join(run, "checkpoints", "LATEST")).read().strip() == "step_12"
+assert s["eval"]["step"] == 12, s                                    # in-training eval at 6 and 12
+for step in (6, 12):
+    e = json.load(open(os.path.join(run, "eval", f"step_{step}.json")))
+    assert e["pairs"] == 80 and 0.0 <= e["accuracy_mean"] <= 1.0, e
+assert abs(e["accuracy_mean"] - s["eval"]["accuracy"]) < 1e-12
 PY
 
 "$L2FACE" eval --checkpoint "$WORK/run" --pairs "$WORK/corpus/eval/pairs.txt" --far 0.1,0.01 \
   --out "$WORK/eval.json" > "$WORK/eval.out"
 grep -q "step 12" "$WORK/eval.out" || fail "eval did not load the newest checkpoint"
-"$PY" - "$WORK/eval.json" <<'PY'
+"$PY" - "$WORK/eval.json" "$WORK/run/eval/step_12.json" <<'PY'
 import json, sys
 e = json.load(open(sys.argv[1]))
+during = json.load(open(sys.argv[2]))
+# The same weights (step 12) through `l2face eval` and through the in-training evaluation.
+assert abs(e["accuracy_mean"] - during["accuracy_mean"]) < 1e-9, (e["accuracy_mean"], during["accuracy_mean"])
+assert abs(e["auc"] - during["auc"]) < 1e-6, (e["auc"], during["auc"])
 assert e["pairs"] == 80 and e["positives"] == 40 and e["negatives"] == 40, e
 assert 0.0 <= e["accuracy_mean"] <= 1.0
 fars = {t["far"]: t for t in e["tar_at_far"]}

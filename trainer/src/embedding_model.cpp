@@ -2,6 +2,7 @@
 #include "l2face/trainer/embedding_model.h"
 
 #include "backbone.h"
+#include "embed.h"
 #include "input.h"
 #include "l2face/checkpoint/store.h"
 #include "model_state.h"
@@ -28,13 +29,7 @@ class TorchEmbeddingModel final : public EmbeddingModel {
   std::string checkpointDir() const override { return dir_; }
 
   void embed(const uint8_t* nhwc, int n, bool flip_sum, float* out) override {
-    torch::NoGradGuard no_grad;
-    const int s = geo_.image_size;
-    torch::Tensor x = toInput(nhwc, n, s, s, device_);
-    torch::Tensor e = backbone_->forward(x);
-    if (flip_sum) e = e + backbone_->forward(x.flip({3}));
-    e = e.to(torch::kCPU, torch::kFloat).contiguous();
-    std::memcpy(out, e.data_ptr<float>(), sizeof(float) * static_cast<size_t>(n) * dim());
+    embedPixels(*backbone_, nhwc, n, geo_.image_size, device_, flip_sum, out);
   }
 
  private:

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
@@ -17,6 +18,7 @@
 #include "l2face/trainer/alpha.h"
 #include "model_state.h"
 #include "optimizer.h"
+#include "periodic_eval.h"
 
 namespace fs = std::filesystem;
 
@@ -109,6 +111,10 @@ TrainSummary train(const TrainerOptions& opt, comm::Communicator& comm,
   for (auto& p : m.head->parameters()) params.push_back(p);
   ForeachSgd sgd(params, opt.optim.momentum, opt.optim.weight_decay, opt.optim.nesterov);
 
+  std::unique_ptr<PeriodicEval> periodic_eval;
+  if (ctx.isLeader() && opt.eval.every_steps > 0) {
+    periodic_eval = std::make_unique<PeriodicEval>(opt.eval, opt.data.image_size);
+  }
   std::unique_ptr<monitoring::ProgressLine> progress;
   if (ctx.isLeader()) progress = std::make_unique<monitoring::ProgressLine>(stderr);
   const int log_every = std::max(1, opt.monitoring.log_every);
@@ -157,6 +163,17 @@ TrainSummary train(const TrainerOptions& opt, comm::Communicator& comm,
         progress->update(s);
       }
     }
+    if (periodic_eval && periodic_eval->due(done)) {
+      progress.reset();  // close an in-place line before the table
+      eval::VerificationReport r = periodic_eval->run(*m.backbone, device);
+      std::cerr << "[l2face] evaluation at step " << done << ":\n" << eval::reportTable(r);
+      fs::create_directories(fs::path(opt.run.dir) / "eval");
+      std::ofstream(fs::path(opt.run.dir) / "eval" / ("step_" + std::to_string(done) + ".json"))
+          << eval::reportJson(r);
+      summary.eval_step = done;
+      summary.eval_accuracy = r.metrics.accuracy_mean;
+      progress = std::make_unique<monitoring::ProgressLine>(stderr);
+    }
     if (opt.checkpoint.every_steps > 0 && done % opt.checkpoint.every_steps == 0 &&
         done != opt.optim.max_steps) {
       saveCheckpoint(opt, ctx, m, sgd, geo, done, cursor, summary);
@@ -189,6 +206,9 @@ std::string summaryJson(const TrainSummary& s) {
                       {"backbone_parameters", s.parameters},
                       {"device", s.device},
                       {"checkpoint", s.checkpoint}};
+  if (s.eval_step >= 0) {
+    j["eval"] = {{"step", s.eval_step}, {"accuracy", s.eval_accuracy}};
+  }
   return j.dump(2) + "\n";
 }
 

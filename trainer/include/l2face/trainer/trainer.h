@@ -8,6 +8,7 @@
 #include "l2face/comm/communicator.h"
 #include "l2face/comm/run_context.h"
 #include "l2face/data/options.h"
+#include "l2face/eval/options.h"
 #include "l2face/monitoring/options.h"
 #include "l2face/trainer/options.h"
 
@@ -27,6 +28,7 @@ struct TrainerOptions {
   OptimOptions optim;
   checkpoint::CheckpointOptions checkpoint;
   monitoring::MonitoringOptions monitoring;
+  eval::EvalOptions eval;     // eval.every_steps > 0: rank 0 evaluates eval.pairs during training
   std::string config_digest;  // recorded in checkpoints for compatibility checks
 };
 
@@ -46,6 +48,8 @@ struct TrainSummary {
   int64_t parameters = 0;       // backbone parameters
   std::string device;
   std::string checkpoint;       // the final committed checkpoint directory
+  int64_t eval_step = -1;       // step of the last in-training evaluation (-1: none)
+  double eval_accuracy = 0;     // its k-fold verification accuracy
 };
 
 // Trains on options.data.train and writes checkpoints under options.run.dir. Every rank calls it
