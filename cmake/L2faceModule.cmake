@@ -19,7 +19,10 @@ endfunction()
 # Gives a target torch and the shared precompiled torch header (built once, reused).
 function(l2face_use_torch target)
   target_link_libraries(${target} PRIVATE ${TORCH_LIBRARIES})
-  if(L2FACE_USE_PCH)
+  get_target_property(_type ${target} TYPE)
+  # Executables compile with -fPIE, which cannot reuse the -fPIC header; their single torch
+  # source gains nothing from a precompiled header of its own, so they parse torch directly.
+  if(L2FACE_USE_PCH AND NOT _type STREQUAL "EXECUTABLE")
     if(NOT TARGET l2face_torch_pch)
       file(WRITE ${CMAKE_BINARY_DIR}/torch_pch.cpp "// precompiled torch header carrier\n")
       add_library(l2face_torch_pch OBJECT ${CMAKE_BINARY_DIR}/torch_pch.cpp)

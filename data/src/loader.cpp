@@ -48,10 +48,11 @@ Loader::Loader(std::shared_ptr<const Dataset> dataset, const Sampler& sampler,
     throw std::invalid_argument("Loader: flip_p must be in [0, 1], got " +
                                 std::to_string(opt_.flip_p));
   }
-  if (start.epoch < 0 || start.step < 0 || start.step >= sampler_.stepsPerEpoch()) {
+  // A step past the end of an epoch carries over ({e, stepsPerEpoch} == {e + 1, 0}), so the
+  // cursor "after the last consumed batch" can be stored without normalising it first.
+  if (start.epoch < 0 || start.step < 0) {
     throw std::out_of_range("Loader: start cursor (epoch " + std::to_string(start.epoch) +
-                            ", step " + std::to_string(start.step) + ") outside [0, " +
-                            std::to_string(sampler_.stepsPerEpoch()) + ") steps per epoch");
+                            ", step " + std::to_string(start.step) + ") must not be negative");
   }
   num_workers_ = resolveWorkers(opt_.workers);
   window_ = std::max<int64_t>({1, opt_.prefetch, num_workers_});

@@ -104,7 +104,10 @@ TEST(Unit, LoaderResumedAtCursorContinuesTheSameStream) {
   for (int i = 0; i < 3; ++i) expectSame(*all[5 + i], *rest[i]);
   EXPECT_EQ(resumed.cursor().epoch, 2);
   EXPECT_EQ(resumed.cursor().step, 2);
-  EXPECT_THROW(Loader(ds, sampler, options(1), 9, Cursor{0, 3}, true), std::out_of_range);
+  // The cursor after the last batch of an epoch, {e, stepsPerEpoch}, is the next epoch's start.
+  Loader carried(ds, sampler, options(1), 9, Cursor{0, 3}, true);
+  expectSame(*all[3], *carried.next());
+  EXPECT_THROW(Loader(ds, sampler, options(1), 9, Cursor{0, -1}, true), std::out_of_range);
 }
 
 TEST(Unit, LoaderDecodesResizesAndFlipsOnlyWhenTraining) {

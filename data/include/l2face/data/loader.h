@@ -69,7 +69,8 @@ class Loader {
  public:
   // The batch size is sampler.localBatch() (the caller builds the sampler from opt.batch_size).
   // Throws std::invalid_argument for a null dataset, a sampler built for a different dataset
-  // size, image_size < 1, flip_p outside [0, 1]; std::out_of_range for a cursor outside the epoch.
+  // size, image_size < 1, flip_p outside [0, 1]; std::out_of_range for a negative cursor. A
+  // cursor step >= stepsPerEpoch() carries into the next epoch ({e, steps} == {e + 1, 0}).
   Loader(std::shared_ptr<const Dataset> dataset, const Sampler& sampler, const DataOptions& opt,
          uint64_t seed, Cursor start, bool train);
   ~Loader();

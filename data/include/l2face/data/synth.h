@@ -44,11 +44,15 @@ struct SynthReport {
 //   out/quality.csv                          split,path,label,quality,yaw,roll,scale,
 //                                            illumination,occlusion,blur,jpeg_quality
 //   out/meta.json                            options, counts, notes, generator version
-// Names and image numbers are zero-padded so sorted order is id order; labels are 0-based
-// identity indices within a split.
+// Names and image numbers are zero-padded so sorted order is id order (names and image numbers
+// are 1-based, like LFW); labels in quality.csv are 0-based identity indices within a split.
+// quality.csv units: yaw and roll in degrees, scale relative to the canonical framing,
+// illumination = directional light strength in [0, 1], blur = effective blur in pixels of a
+// 112-px image (Gaussian sigma combined with down-sampling, see effectiveBlur).
 //
 // Determinism: every image is a function of (seed, split, identity, image) only, so the files
-// (images, pairs.txt, quality.csv) are byte-identical for any `threads`. meta.json also records
+// (images, pairs.txt, quality.csv) are byte-identical for any `threads` (on one platform: the
+// renderer uses libm, whose last bits may differ between C libraries). meta.json also records
 // run facts (threads, seconds).
 //
 // Safety: `out` must be absent, empty, or hold a previous synthesizeCorpus output (a meta.json
