@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Configures and builds l2face into build/ (binary: build/bin/l2face); bootstraps first if needed.
+# Arguments, if any, are the targets to build (default: everything, tests included).
 # Environment: BUILD_DIR (default build), BUILD_TYPE (default RelWithDebInfo), JOBS (default nproc),
 # L2FACE_CMAKE_ARGS (extra CMake arguments, e.g. -DL2FACE_CUDA=OFF).
 set -euo pipefail
@@ -13,4 +14,6 @@ export CCACHE_DIR="${CCACHE_DIR:-$PWD/.ccache}"
 if [ ! -f "$BUILD_DIR/build.ninja" ]; then
   cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" ${L2FACE_CMAKE_ARGS:-}
 fi
-cmake --build "$BUILD_DIR" -j "${JOBS:-$(nproc)}"
+targets=()
+for t in "$@"; do targets+=(--target "$t"); done
+cmake --build "$BUILD_DIR" -j "${JOBS:-$(nproc)}" "${targets[@]}"

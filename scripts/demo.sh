@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 t0=$(date +%s)
-scripts/build.sh
+scripts/build.sh l2face
 L2FACE=build/bin/l2face
 DEMO="${DEMO_DIR:-demo}"
 STEPS="${DEMO_STEPS:-}"

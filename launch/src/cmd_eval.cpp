@@ -2,6 +2,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 
 #include "commands.h"
 #include "l2face/eval/metrics.h"
@@ -14,6 +15,18 @@ namespace fs = std::filesystem;
 
 namespace l2face::launch {
 namespace {
+
+struct EvalArgs {
+  std::string checkpoint;
+  std::string pairs;
+  std::string images;
+  std::string scores;
+  std::string out;
+  std::string device = "auto";
+  std::vector<double> far = {1e-3, 1e-2};
+  int batch_size = 128;
+  bool no_flip = false;
+};
 
 void writeReport(const std::string& path, const std::string& json) {
   std::ofstream out(path, std::ios::trunc);
@@ -39,8 +52,6 @@ int evalScores(const EvalArgs& a) {
   return kExitOk;
 }
 
-}  // namespace
-
 int runEval(const EvalArgs& a) {
   if (!a.scores.empty()) return evalScores(a);
   if (a.checkpoint.empty() || a.pairs.empty()) {
@@ -61,6 +72,23 @@ int runEval(const EvalArgs& a) {
   writeReport(out, eval::reportJson(r));
   std::cout << "report: " << out << "\n";
   return kExitOk;
+}
+
+}  // namespace
+
+void addEvalCommands(CLI::App& app, std::vector<Command>& out) {
+  auto a = std::make_shared<EvalArgs>();
+  auto* e = app.add_subcommand("eval", "Face verification: k-fold accuracy and TAR@FAR");
+  e->add_option("--checkpoint", a->checkpoint, "Checkpoint directory, or a run directory (newest)");
+  e->add_option("--pairs", a->pairs, "Pairs file (LFW pairs.txt layout or 'path1 path2 label')");
+  e->add_option("--images", a->images, "Image root of the pairs (default: the pairs file's folder)");
+  e->add_option("--scores", a->scores, "Instead of a model: CSV of label,score to evaluate");
+  e->add_option("--out", a->out, "Write the JSON report here (default: beside the checkpoint)");
+  e->add_option("--far", a->far, "FARs at which to report TAR")->delimiter(',');
+  e->add_option("--batch-size", a->batch_size, "Embedding batch size")->check(CLI::Range(1, 65536));
+  e->add_option("--device", a->device, "auto | cpu | cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  e->add_flag("--no-flip", a->no_flip, "Do not add the mirrored image's embedding");
+  out.push_back({e, [a] { return runEval(*a); }});
 }
 
 }  // namespace l2face::launch

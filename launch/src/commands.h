@@ -1,10 +1,10 @@
-// The l2face subcommands, each returning the process exit code.
+// The l2face subcommands: each file registers its own subcommands and options with CLI11.
 #pragma once
 
-#include <string>
-#include <vector>
+#include <CLI/CLI.hpp>
 
-#include "l2face/data/synth.h"
+#include <functional>
+#include <vector>
 
 namespace l2face::launch {
 
@@ -13,26 +13,14 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;
 inline constexpr int kExitUsage = 2;
 
-struct TrainArgs {
-  std::string config;
-  std::vector<std::string> overrides;
+// A registered subcommand: run() is called when `app` was selected on the command line.
+struct Command {
+  CLI::App* app;
+  std::function<int()> run;
 };
 
-struct EvalArgs {
-  std::string checkpoint;
-  std::string pairs;
-  std::string images;
-  std::string scores;
-  std::string out;
-  std::string device = "auto";
-  std::vector<double> far = {1e-3, 1e-2};
-  int batch_size = 128;
-  bool no_flip = false;
-};
-
-int runSynth(const data::SynthOptions& opt);
-int runTrain(const TrainArgs& args);
-int runEval(const EvalArgs& args);
-int runDataStats(const std::string& path);
+void addDataCommands(CLI::App& app, std::vector<Command>& out);   // synth, data stats (cmd_data.cpp)
+void addTrainCommands(CLI::App& app, std::vector<Command>& out);  // train (cmd_train.cpp)
+void addEvalCommands(CLI::App& app, std::vector<Command>& out);   // eval (cmd_eval.cpp)
 
 }  // namespace l2face::launch

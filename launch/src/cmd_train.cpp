@@ -1,14 +1,13 @@
-// synth, train and data stats: option plumbing from the CLI and config to the modules.
-#include "commands.h"
-
+// train: configuration -> run context -> trainer, then the run's summary.
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 
+#include "commands.h"
 #include "config.h"
 #include "l2face/comm/communicator.h"
 #include "l2face/comm/run_context.h"
-#include "l2face/data/dataset.h"
 #include "l2face/trainer/trainer.h"
 
 namespace fs = std::filesystem;
@@ -16,26 +15,15 @@ namespace fs = std::filesystem;
 namespace l2face::launch {
 namespace {
 
+struct TrainArgs {
+  std::string config;
+  std::vector<std::string> overrides;
+};
+
 void writeText(const fs::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << text;
   if (!out) throw std::runtime_error("cannot write " + path.string());
-}
-
-}  // namespace
-
-int runSynth(const data::SynthOptions& opt) {
-  data::SynthReport r = data::synthesizeCorpus(opt);
-  std::cout << "wrote " << r.train_images << " training images, " << r.eval_images
-            << " evaluation images and " << r.pairs << " pairs to " << opt.out << " in "
-            << r.seconds << " s\n";
-  return kExitOk;
-}
-
-int runDataStats(const std::string& path) {
-  data::ImageFolderDataset ds(path);
-  std::cout << data::statsJson(data::computeStats(ds));
-  return kExitOk;
 }
 
 int runTrain(const TrainArgs& args) {
@@ -72,6 +60,16 @@ int runTrain(const TrainArgs& args) {
     std::cout << json;
   }
   return kExitOk;
+}
+
+}  // namespace
+
+void addTrainCommands(CLI::App& app, std::vector<Command>& out) {
+  auto args = std::make_shared<TrainArgs>();
+  auto* t = app.add_subcommand("train", "Train a model (under mpirun: data-parallel)");
+  t->add_option("--config,-c", args->config, "YAML configuration file")->check(CLI::ExistingFile);
+  t->add_option("--set", args->overrides, "Override a key: section.key=value (repeatable)");
+  out.push_back({t, [args] { return runTrain(*args); }});
 }
 
 }  // namespace l2face::launch
