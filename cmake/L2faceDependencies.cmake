@@ -10,6 +10,7 @@ add_library(l2face_xxhash INTERFACE IMPORTED)
 target_include_directories(l2face_xxhash INTERFACE ${XXHASH_INCLUDE_DIR})
 target_link_libraries(l2face_xxhash INTERFACE ${XXHASH_LIBRARY})
 find_package(MPI COMPONENTS CXX)
+find_package(Boost 1.74 REQUIRED)  # header-only parts: Asio, Beast
 
 # Torch: prefer an explicit Torch_DIR / CMAKE_PREFIX_PATH, else ask the venv's python.
 if(NOT Torch_DIR)

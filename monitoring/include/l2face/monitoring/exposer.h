@@ -1,0 +1,48 @@
+// Exposer: the HTTP endpoint Prometheus scrapes (GET /metrics, GET /healthz), on Boost.Beast.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "l2face/monitoring/metrics.h"
+
+namespace l2face::monitoring {
+
+struct ExposerOptions {
+  std::string bind = "127.0.0.1";   // 0.0.0.0 serves every interface: unauthenticated, plain HTTP
+  int port = 0;                     // 0 = ephemeral
+  bool fallback_to_ephemeral = true;  // when `port` is in use: an ephemeral port instead of an error
+  int max_connections = 64;         // further connections are closed at once
+  int read_timeout_ms = 5000;       // a client that sends no complete request in time is dropped
+  uint32_t max_header_bytes = 8192;
+};
+
+struct ExposerStats {
+  uint64_t requests = 0;   // answered with 200
+  uint64_t rejected = 0;   // 4xx answers, over-limit and timed-out connections
+};
+
+// Serves the registry on its own thread. Construction binds (throws MetricsError naming the address
+// when it cannot, unless falling back); destruction stops and joins. All methods thread-safe.
+class Exposer {
+ public:
+  Exposer(const ExposerOptions& opt, std::shared_ptr<const Registry> registry);
+  ~Exposer();
+  Exposer(const Exposer&) = delete;
+  Exposer& operator=(const Exposer&) = delete;
+
+  int port() const;
+  std::string address() const;  // "host:port" actually bound
+  ExposerStats stats() const;
+  // /healthz answers 200 "ok" while this returns true, else 503 (default: always healthy).
+  void setHealthCheck(std::function<bool()> healthy);
+
+  struct Impl;  // the server state, defined in exposer.cpp
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace l2face::monitoring
