@@ -12,6 +12,7 @@ APT_PACKAGES=(
   libyaml-cpp-dev libturbojpeg0-dev libjpeg62-turbo-dev
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libxxhash-dev
   libgtest-dev libgmock-dev
+  prometheus
 )
 
 need_apt=()

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "l2face/monitoring/metrics.h"
+#include "l2face/monitoring/training_metrics.h"
 
 using namespace l2face::monitoring;
 
@@ -77,4 +78,25 @@ TEST(Metrics, ConcurrentUpdatesAreNotLost) {
   EXPECT_EQ(c.Value(), 400000.0);
   EXPECT_EQ(h.Count(), 400000u);
   EXPECT_EQ(h.Sum(), 400000.0);
+}
+
+TEST(TrainingMetrics, RegistersEveryFamilyWithRankLabels) {
+  auto r = std::make_shared<Registry>();
+  TrainingMetrics m(r, "exp1", 3, "node-a");
+  m.steps.Increment(5);
+  m.loss.Set(1.25);
+  m.step_seconds.Observe(0.02);
+  m.evalTar("lfw", 1e-3).Set(0.9);
+  m.evalAccuracy("lfw").Set(0.99);
+  m.updateProcessMetrics();
+  std::string text = r->Serialize();
+  EXPECT_NE(text.find("l2face_steps_total{host=\"node-a\",job=\"exp1\",rank=\"3\"} 5\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("l2face_loss{host=\"node-a\",job=\"exp1\",rank=\"3\"} 1.25\n"), std::string::npos);
+  EXPECT_NE(text.find("l2face_eval_tar{far=\"0.001\",host=\"node-a\",job=\"exp1\",rank=\"3\",set=\"lfw\"} 0.9"), std::string::npos) << text;
+  EXPECT_NE(text.find("l2face_step_seconds_count{host=\"node-a\",job=\"exp1\",rank=\"3\"} 1\n"), std::string::npos);
+  EXPECT_GT(m.resident_memory.Value(), 1e6);
+  // One HELP/TYPE pair per family, whatever the number of label sets.
+  size_t pos = 0, helps = 0;
+  while ((pos = text.find("# HELP l2face_eval_tar ", pos)) != std::string::npos) { ++helps; ++pos; }
+  EXPECT_EQ(helps, 1u);
 }
