@@ -21,15 +21,20 @@ fi
 $L2FACE data stats "$DEMO/corpus/train"
 extra=()
 [ -n "$STEPS" ] && extra+=(--set "optim.max_steps=$STEPS")
-$L2FACE train --config configs/demo.yaml --set "data.train=$DEMO/corpus/train" \
-  --set "run.dir=$DEMO/run" "${extra[@]}"
+# Two data-parallel ranks (MPI), 32 images each per step: the global batch of 64 of configs/demo.yaml.
+RANKS="${DEMO_RANKS:-2}"
+mpi=(mpirun -np "$RANKS" --bind-to none --oversubscribe --mca mpi_yield_when_idle 1)
+[ "$(id -u)" -eq 0 ] && mpi+=(--allow-run-as-root)
+"${mpi[@]}" $L2FACE train --config configs/demo.yaml --set "data.train=$DEMO/corpus/train" \
+  --set "run.dir=$DEMO/run" --set "data.batch_size=$((64 / RANKS))" --set run.threads=1 \
+  --set data.workers=1 "${extra[@]}"
 $L2FACE eval --checkpoint "$DEMO/run" --pairs "$DEMO/corpus/eval/pairs.txt" --out "$DEMO/run/eval.json"
 .venv/bin/python - "$DEMO/run/summary.json" "$DEMO/run/eval.json" "$t0" <<'PY'
 import json, sys, time
 s = json.load(open(sys.argv[1])); e = json.load(open(sys.argv[2]))
 tar = {f"{t['far']:g}": t['tar'] for t in e['tar_at_far']}
 rows = [
-    ("training steps", s["steps"]),
+    ("training steps / ranks", f'{s["steps"]} / {s["world_size"]}'),
     ("identities / images", f'{s["num_classes"]} / {s["num_images"]}'),
     ("alpha (alpha_low)", f'{s["alpha"]:.2f} ({s["alpha_low"]:.2f})'),
     ("final loss / train acc", f'{s["final_loss"]:.3f} / {100*s["train_accuracy"]:.1f} %'),

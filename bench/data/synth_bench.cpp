@@ -17,7 +17,7 @@ namespace {
 const char* kUsage =
     "usage: synth_bench --out DIR [--identities 200] [--images 20] [--size 64] [--threads 2]\n"
     "                   [--eval-identities 20] [--difficulty 1] [--workers 2] [--batch 64]\n"
-    "                   [--batches 50] [--image-size SIZE]\n"
+    "                   [--batches 50] [--image-size SIZE] [--format folder|rec]\n"
     "Writes a corpus into DIR (which must be new, empty or an earlier synth output), prints the\n"
     "synthesis time, then reads --batches batches through the Loader and prints images/s.\n";
 
@@ -45,18 +45,19 @@ int main(int argc, char** argv) {
     o.size = static_cast<int>(num("--size", 64));
     o.threads = static_cast<int>(num("--threads", 2));
     o.difficulty = num("--difficulty", 1.0);
+    o.format = args.count("--format") ? args["--format"] : "folder";
     const SynthReport r = synthesizeCorpus(o);
     const int64_t images = r.train_images + r.eval_images;
-    std::cout << "synth: " << r.train_images << " train + " << r.eval_images << " eval images at "
-              << o.size << " px, " << o.threads << " threads: " << r.seconds << " s ("
-              << images / r.seconds << " images/s)\n";
+    std::cout << "synth: " << r.train_images << " train (" << o.format << ") + " << r.eval_images
+              << " eval images at " << o.size << " px, " << o.threads << " threads: " << r.seconds
+              << " s (" << images / r.seconds << " images/s)\n";
 
     DataOptions d;
     d.workers = static_cast<int>(num("--workers", 2));
     d.image_size = static_cast<int>(num("--image-size", o.size));
     d.prefetch = 4;
-    auto ds = std::make_shared<ImageFolderDataset>(
-        (std::filesystem::path(o.out) / "train").string());
+    const auto ds = openDataset(o.format == "rec" ? o.out
+                                                  : (std::filesystem::path(o.out) / "train").string());
     const int64_t batch = static_cast<int64_t>(num("--batch", 64));
     const Sampler sampler(ds->size(), batch, 1, 0, 1);
     Loader loader(ds, sampler, d, 1, {}, true);

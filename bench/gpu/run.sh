@@ -39,16 +39,20 @@ L2FACE="$BUILD/bin/l2face"
 C=/tmp/l2face-corpus
 "$L2FACE" synth --out "$C" --identities 2000 --images-per-identity 20 --eval-identities 300 \
   --eval-images-per-identity 8 --pairs-per-fold 300 --size 112 --seed 11 | tee -a "$OUT/summary.txt"
-for dev in cuda; do
-  "$L2FACE" train --config configs/demo.yaml --set data.train="$C/train" --set run.dir=/tmp/l2face-run-$dev \
-    --set run.device=$dev --set data.image_size=112 --set data.batch_size=256 --set data.workers=12 \
-    --set model.embedding_dim=512 --set model.width=32 --set optim.max_steps="$STEPS" \
-    --set optim.warmup_steps=30 --set checkpoint.every_steps=0 --set monitoring.log_every=50 \
-    > "$OUT/train_$dev.log" 2>&1 || { tail -30 "$OUT/train_$dev.log"; exit 1; }
-  cp /tmp/l2face-run-$dev/summary.json "$OUT/summary_$dev.json"
-  log "train $dev: $(grep -E '"images_per_second"|"final_loss"|"data_wait_fraction"|"device"' /tmp/l2face-run-$dev/summary.json | tr -d '\n ')"
-  "$L2FACE" eval --checkpoint /tmp/l2face-run-$dev --pairs "$C/eval/pairs.txt" --device $dev \
-    --out "$OUT/eval_$dev.json" > "$OUT/eval_$dev.log" 2>&1 || { tail -20 "$OUT/eval_$dev.log"; exit 1; }
-  log "eval $dev: $(grep -E 'accuracy|TAR' "$OUT/eval_$dev.log" | tr -s ' ' | tr '\n' ';')"
+# name backbone steps batch extra...
+runs=("tiny tiny $STEPS 256 --set model.width=32"
+      "r50 iresnet50 ${GPU_R50_STEPS:-120} 256 --set run.precision=bf16 --set run.channels_last=true")
+for spec in "${runs[@]}"; do
+  set -- $spec; name=$1 backbone=$2 steps=$3 batch=$4; shift 4
+  "$L2FACE" train --config configs/demo.yaml --set data.train="$C/train" --set run.dir=/tmp/l2face-run-$name \
+    --set run.device=cuda --set data.image_size=112 --set data.batch_size="$batch" --set data.workers=12 \
+    --set model.backbone="$backbone" --set model.embedding_dim=512 --set optim.max_steps="$steps" \
+    --set optim.warmup_steps=20 --set checkpoint.every_steps=0 --set monitoring.log_every=20 \
+    --set monitoring.port=0 "$@" > "$OUT/train_$name.log" 2>&1 || { tail -30 "$OUT/train_$name.log"; exit 1; }
+  cp /tmp/l2face-run-$name/summary.json "$OUT/summary_$name.json"
+  log "train $name: $(grep -E '"images_per_second"|"final_loss"|"data_wait_fraction"|"device"' /tmp/l2face-run-$name/summary.json | tr -d '\n ')"
+  "$L2FACE" eval --checkpoint /tmp/l2face-run-$name --pairs "$C/eval/pairs.txt" --device cuda \
+    --out "$OUT/eval_$name.json" > "$OUT/eval_$name.log" 2>&1 || { tail -20 "$OUT/eval_$name.log"; exit 1; }
+  log "eval $name: $(grep -E 'accuracy|TAR' "$OUT/eval_$name.log" | tr -s ' ' | tr '\n' ';')"
 done
 log "done"

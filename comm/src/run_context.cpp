@@ -1,11 +1,12 @@
 // Reads the job geometry from the variables that mpirun, srun and l2face's own launcher set.
+#include "l2face/comm/run_context.h"
+
 #include <unistd.h>
 
 #include <cstdlib>
 #include <string>
 
 #include "l2face/comm/communicator.h"
-#include "l2face/comm/run_context.h"
 
 namespace l2face::comm {
 namespace {

@@ -1,4 +1,5 @@
-// ImageFolderDataset (directory scan, file reads, class map) and dataset statistics.
+// ImageFolderDataset (directory scan, file reads, class map), the Dataset defaults and dataset
+// statistics.
 #include "l2face/data/dataset.h"
 
 #include <algorithm>
@@ -94,7 +95,10 @@ int ImageFolderDataset::label(size_t i) const {
 
 std::string ImageFolderDataset::path(size_t i) const {
   checkIndex(i);
-  return (fs::path(root_) / relative_paths_[i]).string();
+  // Plain concatenation (what fs::path's operator/ yields here, without its parsing cost: this
+  // runs for every sample the loader reads).
+  if (!root_.empty() && root_.back() == '/') return root_ + relative_paths_[i];
+  return root_ + "/" + relative_paths_[i];
 }
 
 void ImageFolderDataset::read(size_t i, std::vector<uint8_t>& bytes) const {
@@ -107,10 +111,23 @@ void ImageFolderDataset::read(size_t i, std::vector<uint8_t>& bytes) const {
 }
 
 void ImageFolderDataset::writeClassMap(const std::string& path) const {
-  std::string text;
-  for (size_t c = 0; c < class_names_.size(); ++c) {
-    text += std::to_string(c) + "\t" + class_names_[c] + "\n";
+  data::writeClassMap(*this, path);
+}
+
+int Dataset::readSample(size_t i, std::vector<uint8_t>& bytes) const {
+  read(i, bytes);
+  const int l = label(i);
+  if (l < 0 || l >= numClasses()) {
+    throw DataError("dataset sample " + std::to_string(i) + " (" + describe(i) + "): label " +
+                    std::to_string(l) + " outside [0, " + std::to_string(numClasses()) + ")");
   }
+  return l;
+}
+
+void writeClassMap(const Dataset& dataset, const std::string& path) {
+  const auto& names = dataset.classNames();
+  std::string text;
+  for (size_t c = 0; c < names.size(); ++c) text += std::to_string(c) + "\t" + names[c] + "\n";
   writeFileAtomic(path, text);
 }
 

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <system_error>
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "l2face/data/errors.h"
@@ -15,18 +17,32 @@
 namespace l2face::data {
 
 void readFile(const std::string& path, std::vector<uint8_t>& bytes) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) {
+  // POSIX calls rather than an ifstream: this runs once per training image, and a stream's
+  // construction (locale, buffer) costs more than reading a small JPEG from the page cache.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
     throw DataError("cannot open '" + path + "': " + std::strerror(errno) +
                     " (was the dataset moved or deleted during the run?)");
   }
-  const std::streamoff size = in.tellg();
-  if (size < 0) throw DataError("cannot size '" + path + "'");
-  bytes.resize(static_cast<size_t>(size));
-  in.seekg(0);
-  if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), size)) {
-    throw DataError("short read on '" + path + "' (file changed while reading?)");
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const std::string msg = std::strerror(errno);
+    ::close(fd);
+    throw DataError("cannot size '" + path + "': " + msg);
   }
+  bytes.resize(static_cast<size_t>(st.st_size));
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t r = ::read(fd, bytes.data() + done, bytes.size() - done);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      const std::string msg = r < 0 ? std::strerror(errno) : "unexpected end of file";
+      ::close(fd);
+      throw DataError("short read on '" + path + "' (" + msg + "; file changed while reading?)");
+    }
+    done += static_cast<size_t>(r);
+  }
+  ::close(fd);
 }
 
 void writeFile(const std::string& path, const void* data, size_t size) {

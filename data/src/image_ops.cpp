@@ -7,6 +7,10 @@
 #include <utility>
 #include <vector>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace l2face::data {
 namespace {
 
@@ -114,7 +118,49 @@ void resizeImage(const float* src, int src_w, int src_h, float* dst, int dst_w, 
   resizeImpl(src, src_w, src_h, dst, dst_w, dst_h, channels);
 }
 
+#if defined(__x86_64__)
+namespace {
+
+// RGB rows reversed 5 pixels (15 bytes) per SSSE3 byte shuffle, from a copy of the row; the
+// 16-byte store's extra byte is overwritten by the next block, and the last pixels of each row go
+// through the scalar loop so no store crosses the row end.
+__attribute__((target("ssse3"))) void flipRgbSsse3(uint8_t* pixels, int width, int height) {
+  const __m128i reverse5 = _mm_setr_epi8(12, 13, 14, 9, 10, 11, 6, 7, 8, 3, 4, 5, 0, 1, 2, 15);
+  const size_t row_bytes = static_cast<size_t>(width) * 3;
+  std::vector<uint8_t> copy(row_bytes + 16);
+  for (int y = 0; y < height; ++y) {
+    uint8_t* row = pixels + y * row_bytes;
+    std::copy(row, row + row_bytes, copy.begin());
+    int d = 0;
+    for (; static_cast<size_t>(d) * 3 + 16 <= row_bytes; d += 5) {
+      const __m128i src = _mm_loadu_si128(
+          reinterpret_cast<const __m128i*>(copy.data() + static_cast<size_t>(width - d - 5) * 3));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(row + static_cast<size_t>(d) * 3),
+                       _mm_shuffle_epi8(src, reverse5));
+    }
+    for (; d < width; ++d) {
+      const uint8_t* s = copy.data() + static_cast<size_t>(width - 1 - d) * 3;
+      row[d * 3] = s[0], row[d * 3 + 1] = s[1], row[d * 3 + 2] = s[2];
+    }
+  }
+}
+
+bool haveSsse3() {
+  static const bool have = __builtin_cpu_supports("ssse3");
+  return have;
+}
+
+}  // namespace
+#endif
+
 void flipHorizontal(uint8_t* pixels, int width, int height, int channels) {
+#if defined(__x86_64__)
+  // The flip runs on half of all training images; it is worth a vector path.
+  if (channels == 3 && width >= 6 && haveSsse3()) {
+    flipRgbSsse3(pixels, width, height);
+    return;
+  }
+#endif
   for (int y = 0; y < height; ++y) {
     uint8_t* row = pixels + static_cast<size_t>(y) * width * channels;
     for (int l = 0, r = width - 1; l < r; ++l, --r) {

@@ -1,9 +1,13 @@
-// Loader: worker threads building whole batches, an ordered bounded hand-over, bad-sample repair.
+// Loader: worker threads building whole batches, an ordered bounded hand-over, recycled batch
+// buffers, augmentation, bad-sample repair and the bad-fraction limit.
 #include "l2face/data/loader.h"
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstring>
 #include <iostream>
+#include <new>
 #include <stdexcept>
 #include <string>
 
@@ -14,19 +18,87 @@
 namespace l2face::data {
 namespace {
 
-// Stream tag separating flip decisions from any other use of mixSeed(seed, epoch, index).
-constexpr uint64_t kFlipStream = 0x464C495031ULL;  // "FLIP1"
-constexpr int64_t kLoggedDecodeErrors = 5;
+constexpr size_t kLoggedBadSamples = 5;
+constexpr size_t kBufferAlignment = 64;
 
 int resolveWorkers(int requested) {
   if (requested > 0) return requested;
   return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
 }
 
+std::shared_ptr<uint8_t> defaultAllocate(size_t bytes) {
+  auto* p = static_cast<uint8_t*>(::operator new(bytes, std::align_val_t(kBufferAlignment)));
+  return std::shared_ptr<uint8_t>(
+      p, [](uint8_t* q) { ::operator delete(q, std::align_val_t(kBufferAlignment)); });
+}
+
 }  // namespace
 
+bool operator==(const PixelBuffer& a, const PixelBuffer& b) {
+  return a.size() == b.size() && (a.size() == 0 || std::memcmp(a.data(), b.data(), a.size()) == 0);
+}
+
+// Buffers of one size, handed out wrapped in a shared_ptr whose deleter gives the underlying
+// buffer back (when the pool still exists; otherwise it is freed). All methods thread-safe.
+class BufferPool : public std::enable_shared_from_this<BufferPool> {
+ public:
+  BufferPool(size_t bytes, BatchAllocator allocator, size_t keep)
+      : bytes_(bytes), allocator_(std::move(allocator)), keep_(keep) {}
+
+  std::shared_ptr<uint8_t> acquire() {
+    std::shared_ptr<uint8_t> raw;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!free_.empty()) {
+        raw = std::move(free_.back());
+        free_.pop_back();
+      }
+    }
+    if (!raw) {
+      raw = allocator_ ? allocator_(bytes_) : defaultAllocate(bytes_);
+      if (!raw) {
+        throw DataError("loader: the batch allocator returned no memory for " +
+                        std::to_string(bytes_) + " bytes (pinned memory exhausted?)");
+      }
+    }
+    uint8_t* p = raw.get();
+    return std::shared_ptr<uint8_t>(p, Recycler{weak_from_this(), std::move(raw)});
+  }
+
+ private:
+  struct Recycler {
+    std::weak_ptr<BufferPool> pool;
+    std::shared_ptr<uint8_t> raw;
+    void operator()(uint8_t*) {
+      if (auto p = pool.lock()) p->release(std::move(raw));
+      raw.reset();
+    }
+  };
+
+  void release(std::shared_ptr<uint8_t> raw) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (free_.size() < keep_) free_.push_back(std::move(raw));
+  }
+
+  const size_t bytes_;
+  const BatchAllocator allocator_;
+  const size_t keep_;
+  std::mutex mutex_;
+  std::vector<std::shared_ptr<uint8_t>> free_;
+};
+
+// Per-worker scratch: one decoder and reusable buffers, so the steady state allocates nothing.
+struct WorkerState {
+  JpegDecoder decoder;
+  std::vector<uint8_t> bytes;
+  std::vector<uint8_t> full;  // stored-size decode (random resized crop)
+  std::vector<uint8_t> crop;
+  std::vector<float> scratch;
+};
+
 Loader::Loader(std::shared_ptr<const Dataset> dataset, const Sampler& sampler,
-               const DataOptions& opt, uint64_t seed, Cursor start, bool train)
+               const DataOptions& opt, uint64_t seed, Cursor start, bool train,
+               BatchAllocator allocator)
     : dataset_(std::move(dataset)),
       sampler_(sampler),
       opt_(opt),
@@ -40,14 +112,7 @@ Loader::Loader(std::shared_ptr<const Dataset> dataset, const Sampler& sampler,
                                 " samples but the dataset has " +
                                 std::to_string(dataset_->size()));
   }
-  if (opt_.image_size < 1) {
-    throw std::invalid_argument("Loader: image_size must be >= 1, got " +
-                                std::to_string(opt_.image_size));
-  }
-  if (!(opt_.flip_p >= 0.0 && opt_.flip_p <= 1.0)) {
-    throw std::invalid_argument("Loader: flip_p must be in [0, 1], got " +
-                                std::to_string(opt_.flip_p));
-  }
+  validateOptions();
   // A step past the end of an epoch carries over ({e, stepsPerEpoch} == {e + 1, 0}), so the
   // cursor "after the last consumed batch" can be stored without normalising it first.
   if (start.epoch < 0 || start.step < 0) {
@@ -56,6 +121,10 @@ Loader::Loader(std::shared_ptr<const Dataset> dataset, const Sampler& sampler,
   }
   num_workers_ = resolveWorkers(opt_.workers);
   window_ = std::max<int64_t>({1, opt_.prefetch, num_workers_});
+  const size_t batch_bytes = static_cast<size_t>(opt_.image_size) * opt_.image_size * 3 *
+                             static_cast<size_t>(sampler_.localBatch());
+  pool_ = std::make_shared<BufferPool>(batch_bytes, std::move(allocator),
+                                       static_cast<size_t>(window_) + 2);
   threads_.reserve(num_workers_);
   try {
     for (int w = 0; w < num_workers_; ++w) threads_.emplace_back([this, w] { workerLoop(w); });
@@ -67,17 +136,46 @@ Loader::Loader(std::shared_ptr<const Dataset> dataset, const Sampler& sampler,
   }
 }
 
-Loader::~Loader() {
-  {
-    // Setting stop_ under the lock pairs with the predicate check in workerLoop's wait, so no
-    // worker can miss the notification and sleep forever.
-    std::lock_guard<std::mutex> lock(mutex_);
-    stop_ = true;
+void Loader::validateOptions() const {
+  auto fail = [](const std::string& what) { throw std::invalid_argument("Loader: " + what); };
+  if (opt_.image_size < 1) fail("image_size must be >= 1, got " + std::to_string(opt_.image_size));
+  const std::pair<const char*, double> probabilities[] = {
+      {"flip_p", opt_.flip_p},           {"random_resized_crop", opt_.random_resized_crop},
+      {"grayscale_p", opt_.grayscale_p}, {"blur_p", opt_.blur_p},
+      {"erase_p", opt_.erase_p},         {"max_bad_fraction", opt_.max_bad_fraction}};
+  for (const auto& [name, v] : probabilities) {
+    if (!(v >= 0.0 && v <= 1.0)) fail(std::string(name) + " must be in [0, 1], got " + std::to_string(v));
   }
-  space_cv_.notify_all();
+  for (const auto& [name, v] : {std::pair<const char*, double>{"brightness", opt_.brightness},
+                                {"contrast", opt_.contrast},
+                                {"saturation", opt_.saturation}}) {
+    if (!(v >= 0.0 && std::isfinite(v))) fail(std::string(name) + " must be >= 0, got " + std::to_string(v));
+  }
+  if (!(opt_.crop_scale_min > 0.0 && opt_.crop_scale_min <= 1.0)) {
+    fail("crop_scale_min must be in (0, 1], got " + std::to_string(opt_.crop_scale_min));
+  }
+  if (!(opt_.crop_ratio_max >= 1.0 && std::isfinite(opt_.crop_ratio_max))) {
+    fail("crop_ratio_max must be >= 1, got " + std::to_string(opt_.crop_ratio_max));
+  }
+}
+
+Loader::~Loader() {
+  stop();
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }
+}
+
+void Loader::stop() {
+  {
+    // Setting the flags under the lock pairs with the predicate checks in the waits, so no
+    // thread can miss the notification and sleep forever.
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_requested_ = true;
+    stop_ = true;
+  }
+  space_cv_.notify_all();
+  ready_cv_.notify_all();
 }
 
 Cursor Loader::positionOf(int64_t ordinal) const {
@@ -91,9 +189,9 @@ Cursor Loader::cursor() const {
 }
 
 void Loader::workerLoop(int worker) {
-  std::unique_ptr<JpegDecoder> decoder;
+  std::unique_ptr<WorkerState> state;
   try {
-    decoder = std::make_unique<JpegDecoder>();
+    state = std::make_unique<WorkerState>();
   } catch (...) {
     // Reported at this worker's first batch, the first one the consumer waits for from it.
     std::lock_guard<std::mutex> lock(mutex_);
@@ -101,7 +199,6 @@ void Loader::workerLoop(int worker) {
     ready_cv_.notify_all();
     return;
   }
-  std::vector<uint8_t> bytes;
   for (int64_t k = worker;; k += num_workers_) {
     {
       std::unique_lock<std::mutex> lock(mutex_);
@@ -110,7 +207,7 @@ void Loader::workerLoop(int worker) {
     }
     std::shared_ptr<Batch> batch;
     try {
-      batch = buildBatch(k, *decoder, bytes);
+      batch = buildBatch(k, *state);
     } catch (...) {
       std::lock_guard<std::mutex> lock(mutex_);
       errors_[k] = std::current_exception();
@@ -118,6 +215,7 @@ void Loader::workerLoop(int worker) {
       return;  // later batches of this worker would never be consumed: the loader has failed
     }
     if (!batch) return;  // stopped mid-batch
+    ++batches_built_;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       ready_[k] = std::move(batch);
@@ -126,8 +224,7 @@ void Loader::workerLoop(int worker) {
   }
 }
 
-std::shared_ptr<Batch> Loader::buildBatch(int64_t ordinal, JpegDecoder& decoder,
-                                          std::vector<uint8_t>& bytes) {
+std::shared_ptr<Batch> Loader::buildBatch(int64_t ordinal, WorkerState& state) {
   const Cursor pos = positionOf(ordinal);
   auto batch = std::make_shared<Batch>();
   batch->epoch = pos.epoch;
@@ -136,59 +233,99 @@ std::shared_ptr<Batch> Loader::buildBatch(int64_t ordinal, JpegDecoder& decoder,
   batch->batch_size = static_cast<int>(sampler_.localBatch());
   batch->height = batch->width = opt_.image_size;
   const size_t image_bytes = static_cast<size_t>(opt_.image_size) * opt_.image_size * 3;
-  batch->pixels.resize(image_bytes * batch->batch_size);
+  batch->pixels = PixelBuffer(pool_->acquire(), image_bytes * batch->batch_size);
   batch->labels.resize(batch->batch_size);
   batch->indices = sampler_.rankIndices(pos.epoch, pos.step);
   for (int j = 0; j < batch->batch_size; ++j) {
     if (stop_) return nullptr;  // prompt shutdown even in the middle of a large batch
-    const size_t used = loadSample(batch->indices[j], pos.epoch, decoder, bytes,
-                                   batch->pixels.data() + image_bytes * j);
+    const auto [used, label] = loadSample(batch->indices[j], pos.epoch, state,
+                                          batch->pixels.data() + image_bytes * j);
     batch->indices[j] = used;
-    batch->labels[j] = dataset_->label(used);
+    batch->labels[j] = label;
   }
   return batch;
 }
 
-size_t Loader::loadSample(size_t index, int64_t epoch, JpegDecoder& decoder,
-                          std::vector<uint8_t>& bytes, uint8_t* out) {
+void Loader::decodeInto(const AugmentPlan& plan, WorkerState& state, const std::string& what,
+                        uint8_t* out) {
+  const int side = opt_.image_size;
+  const auto& bytes = state.bytes;
+  if (!plan.crop) {
+    state.decoder.decode(bytes.data(), bytes.size(), side, side, out, what);
+    return;
+  }
+  // Crop in the stored image, then resize the crop: no detail is lost to an earlier resize.
+  const ImageSize stored = state.decoder.peek(bytes.data(), bytes.size(), what);
+  state.full.resize(static_cast<size_t>(stored.width) * stored.height * 3);
+  state.decoder.decode(bytes.data(), bytes.size(), stored.width, stored.height, state.full.data(),
+                       what);
+  const PixelBox box = cropBox(plan, opt_, stored.width, stored.height);
+  state.crop.resize(static_cast<size_t>(box.width) * box.height * 3);
+  for (int y = 0; y < box.height; ++y) {
+    const uint8_t* src =
+        state.full.data() + ((static_cast<size_t>(box.y) + y) * stored.width + box.x) * 3;
+    std::copy(src, src + static_cast<size_t>(box.width) * 3,
+              state.crop.data() + static_cast<size_t>(y) * box.width * 3);
+  }
+  resizeImage(state.crop.data(), box.width, box.height, out, side, side, 3);
+}
+
+std::pair<size_t, int> Loader::loadSample(size_t index, int64_t epoch, WorkerState& state,
+                                          uint8_t* out) {
+  // Seeded by (seed, epoch, sampler index) only, so any worker makes the same choices, also for
+  // a replacement sample.
+  const AugmentPlan plan =
+      train_ ? planAugmentation(opt_, seed_, epoch, index) : AugmentPlan{};
   const size_t n = dataset_->size();
   for (size_t attempt = 0; attempt < n; ++attempt) {
     const size_t i = (index + attempt) % n;
     std::string what;
+    int label = 0;
+    ++samples_read_;
     try {
       what = dataset_->describe(i);
-      dataset_->read(i, bytes);
+      label = dataset_->readSample(i, state.bytes);
     } catch (const std::exception& e) {
       throw DataError("loader: epoch " + std::to_string(epoch) + ", sample " + std::to_string(i) +
                       " (" + (what.empty() ? std::string("?") : what) + "): " + e.what());
     }
     try {
-      decoder.decode(bytes.data(), bytes.size(), opt_.image_size, opt_.image_size, out, what);
+      decodeInto(plan, state, what, out);
     } catch (const DataError& e) {
-      noteDecodeError(i, e.what());
+      noteDecodeError(i, what, e.what());
       continue;  // deterministic repair: try the next index
     }
-    if (train_ && opt_.flip_p > 0.0) {
-      // Seeded by (seed, epoch, sampler index) only, so any worker makes the same choice.
-      Rng rng(mixSeed(seed_, static_cast<uint64_t>(epoch), index, kFlipStream));
-      if (rng.uniform() < opt_.flip_p) {
-        flipHorizontal(out, opt_.image_size, opt_.image_size, 3);
-      }
-    }
-    return i;
+    if (train_) applyAugmentation(plan, out, opt_.image_size, opt_.image_size, state.scratch);
+    return {i, label};
   }
   throw DataError("loader: no decodable image in the whole dataset (" + std::to_string(n) +
                   " samples, starting from " + dataset_->describe(index) +
                   "); check that the files are JPEGs");
 }
 
-void Loader::noteDecodeError(size_t index, const std::string& message) {
-  const int64_t count = ++decode_errors_;
-  if (count > kLoggedDecodeErrors) return;
+void Loader::noteDecodeError(size_t index, const std::string& what, const std::string& message) {
+  ++decode_errors_;
+  size_t distinct = 0;
+  bool first_time = false;
+  {
+    std::lock_guard<std::mutex> lock(bad_mutex_);
+    first_time = bad_samples_.insert(index).second;
+    distinct = bad_samples_.size();
+  }
+  const double allowed = opt_.max_bad_fraction * static_cast<double>(dataset_->size());
+  if (static_cast<double>(distinct) > allowed) {
+    throw DataError("loader: " + std::to_string(distinct) + " distinct undecodable samples (" +
+                    std::to_string(samples_read_.load()) + " samples read so far) exceed "
+                    "data.max_bad_fraction = " + std::to_string(opt_.max_bad_fraction) + " of " +
+                    std::to_string(dataset_->size()) + " samples; last bad: " + what + ": " +
+                    message + ". Repair or remove the bad files, or raise data.max_bad_fraction");
+  }
+  // Each bad sample is logged once (epochs meet it again), and only the first few of them.
+  if (!first_time || distinct > kLoggedBadSamples) return;
   // One write per line keeps lines from different workers from interleaving mid-line.
   std::string line = "warning: loader: undecodable sample " + std::to_string(index) + ": " +
                      message + "; replaced by the next decodable sample";
-  if (count == kLoggedDecodeErrors) line += " (further decode errors are counted, not logged)";
+  if (distinct == kLoggedBadSamples) line += " (further bad samples are counted, not logged)";
   std::cerr << (line + "\n") << std::flush;
 }
 
@@ -197,8 +334,14 @@ std::shared_ptr<Batch> Loader::next() {
   if (failure_) std::rethrow_exception(failure_);
   const int64_t k = taken_;
   const auto t0 = std::chrono::steady_clock::now();
-  ready_cv_.wait(lock, [&] { return ready_.count(k) > 0 || errors_.count(k) > 0; });
+  ready_cv_.wait(lock, [&] {
+    return stop_requested_ || ready_.count(k) > 0 || errors_.count(k) > 0;
+  });
   wait_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (stop_requested_) {
+    throw LoaderStopped("loader: stopped (stop() was called, e.g. on a signal) before batch " +
+                        std::to_string(first_global_step_ + k) + "; no more batches");
+  }
   if (auto e = errors_.find(k); e != errors_.end()) {
     failure_ = e->second;
     std::rethrow_exception(failure_);
@@ -213,12 +356,20 @@ std::shared_ptr<Batch> Loader::next() {
 }
 
 LoaderStats Loader::stats() const {
-  std::lock_guard<std::mutex> lock(mutex_);
   LoaderStats s;
-  s.batches = taken_;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    s.batches = taken_;
+    s.wait_seconds = wait_seconds_;
+    s.queue_depth = static_cast<int>(ready_.size());
+  }
+  {
+    std::lock_guard<std::mutex> lock(bad_mutex_);
+    s.bad_samples = static_cast<int64_t>(bad_samples_.size());
+  }
+  s.batches_built = batches_built_.load();
+  s.samples_read = samples_read_.load();
   s.decode_errors = decode_errors_.load();
-  s.wait_seconds = wait_seconds_;
-  s.queue_depth = static_cast<int>(ready_.size());
   return s;
 }
 

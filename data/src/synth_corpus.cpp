@@ -1,27 +1,34 @@
-// synthesizeCorpus: option checks, output-directory safety, the per-identity thread pool, and
-// the pairs / quality.csv / meta.json writers.
-#include <atomic>
+// synthesizeCorpus: option checks, output-directory safety, the per-identity thread pool with an
+// ordered, bounded write-out (ImageFolder or RecordIO), and the pairs / templates / quality.csv /
+// meta.json writers.
+#include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cmath>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <stdexcept>
 #include <thread>
+
+#include <unistd.h>
 #include <vector>
 
 #include "file_util.h"
 #include "l2face/data/errors.h"
 #include "l2face/data/jpeg.h"
 #include "l2face/data/random.h"
+#include "l2face/data/recordio.h"
 #include "l2face/data/synth.h"
 #include "l2face/data/synth_params.h"
 #include "l2face/data/synth_render.h"
 #include "synth_pairs.h"
+#include "synth_templates.h"
 
 namespace l2face::data {
 namespace fs = std::filesystem;
@@ -32,6 +39,7 @@ constexpr const char* kGeneratorName = "l2face-synth";
 // different people even for equal indices.
 constexpr uint64_t kIdentityStream[2] = {0x1D7A1, 0x1D7E1};
 constexpr uint64_t kImageStream[2] = {0x13A7A1, 0x13A7E1};
+constexpr uint64_t kMediaStream = 0x3ED1A;  // session conditions of an evaluation media
 constexpr const char* kSplitName[2] = {"train", "eval"};
 constexpr const char* kNamePrefix[2] = {"id_", "ev_"};
 
@@ -42,7 +50,7 @@ std::string identityName(int split, int index) {
 }
 
 std::string imageName(const std::string& identity, int image) {
-  char buf[16];
+  char buf[24];
   std::snprintf(buf, sizeof buf, "_%04d.jpg", image + 1);
   return identity + buf;
 }
@@ -63,6 +71,10 @@ void validate(const SynthOptions& o) {
   if (o.eval_images_per_identity < 2) fail("eval_images_per_identity must be >= 2 (matched pairs)");
   if (o.pairs_per_fold < 1) fail("pairs_per_fold must be >= 1");
   if (o.threads < 0) fail("threads must be >= 0 (0 = all cores)");
+  if (o.format != "folder" && o.format != "rec") {
+    fail("format must be folder or rec, got '" + o.format + "'");
+  }
+  if (o.templates_per_subject < 1) fail("templates_per_subject must be >= 1");
   if (!(o.difficulty >= 0.0 && o.difficulty <= 4.0)) fail("difficulty must be in [0, 4]");
   if (o.identities > 999999 || o.eval_identities > 999999 || o.images_per_identity > 9999 ||
       o.eval_images_per_identity > 9999) {
@@ -81,8 +93,10 @@ void prepareOutput(const fs::path& out) {
   if (!fs::is_directory(out, ec)) {
     throw DataError("synth: '" + out.string() + "' exists and is not a directory");
   }
-  static const std::set<std::string> kOwned = {"train", "eval", "quality.csv", "meta.json",
-                                               "quality.csv.tmp", "meta.json.tmp"};
+  static const std::set<std::string> kOwned = {
+      "train",         "eval",          "quality.csv",   "meta.json",     "quality.csv.tmp",
+      "meta.json.tmp", "train.rec",     "train.idx",     "property",      "train.rec.tmp",
+      "train.idx.tmp", "property.tmp"};
   std::vector<fs::path> entries;
   for (const auto& e : fs::directory_iterator(out, ec)) entries.push_back(e.path());
   if (ec) throw DataError("synth: cannot list '" + out.string() + "': " + ec.message());
@@ -124,17 +138,23 @@ std::string metaJson(const SynthOptions& o, int threads, bool complete, const Sy
                   {"seed", o.seed},
                   {"folds", o.folds},
                   {"pairs_per_fold", o.pairs_per_fold},
-                  {"difficulty", o.difficulty}};
+                  {"difficulty", o.difficulty},
+                  {"format", o.format},
+                  {"templates_per_subject", o.templates_per_subject}};
   j["counts"] = {{"train_identities", o.identities},
                  {"train_images", r.train_images},
                  {"eval_identities", o.eval_identities},
                  {"eval_images", r.eval_images},
                  {"folds", o.folds},
                  {"pairs_per_fold", pairs_per_fold},
-                 {"pairs", r.pairs}};
-  j["layout"] = {{"train", "train/<id>/<id>_NNNN.jpg"},
+                 {"pairs", r.pairs},
+                 {"templates", r.templates},
+                 {"template_pairs", r.template_pairs}};
+  j["layout"] = {{"train", o.format == "rec" ? "train.rec + train.idx + property (insightface)"
+                                             : "train/<id>/<id>_NNNN.jpg"},
                  {"eval", "eval/<id>/<id>_NNNN.jpg"},
                  {"pairs", "eval/pairs.txt (LFW layout)"},
+                 {"templates", "eval/templates.csv, eval/template_pairs.csv (IJB-style)"},
                  {"quality", "quality.csv (yaw, roll in degrees)"}};
   j["notes"] = notes;
   j["threads"] = threads;
@@ -147,38 +167,113 @@ struct Job {
   int identity;
 };
 
-// Renders and writes every image of one identity; returns its quality.csv rows.
-std::string runJob(const SynthOptions& o, const fs::path& out, const Job& job,
-                   JpegEncoder& encoder) {
+// What one identity's task hands to the ordered writer.
+struct JobResult {
+  std::string rows;                        // quality.csv lines
+  std::vector<std::vector<uint8_t>> jpegs;  // only for RecordIO training images
+};
+
+// Renders one identity's images: writes them as files (ImageFolder) or keeps the encoded bytes
+// for the ordered RecordIO writer; returns its quality.csv rows.
+JobResult runJob(const SynthOptions& o, const fs::path& out, const Job& job,
+                 const synth::TemplatePlan& templates, JpegEncoder& encoder) {
   const int split = job.split;
+  const bool to_record = split == 0 && o.format == "rec";
   const std::string name = identityName(split, job.identity);
   const fs::path dir = out / kSplitName[split] / name;
   std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) throw DataError("synth: cannot create '" + dir.string() + "': " + ec.message());
+  if (!to_record) {
+    fs::create_directories(dir, ec);
+    if (ec) throw DataError("synth: cannot create '" + dir.string() + "': " + ec.message());
+  }
   const IdentityParams id =
       sampleIdentity(mixSeed(o.seed, kIdentityStream[split], static_cast<uint64_t>(job.identity)));
   const int images = split == 0 ? o.images_per_identity : o.eval_images_per_identity;
-  std::string rows;
+  JobResult result;
   for (int i = 0; i < images; ++i) {
-    const ImageParams im =
+    ImageParams im =
         sampleImageParams(mixSeed(o.seed, kImageStream[split], static_cast<uint64_t>(job.identity),
                                   static_cast<uint64_t>(i)),
                           id, o.difficulty);
+    if (split == 1) {
+      // Photos of one media share the session: lighting, exposure, white balance and scene.
+      const int media = templates.media_of[job.identity][i];
+      const ImageParams session =
+          sampleImageParams(mixSeed(o.seed, kMediaStream, static_cast<uint64_t>(media)), id,
+                            o.difficulty);
+      im.light_x = session.light_x, im.light_y = session.light_y;
+      im.light_strength = session.light_strength, im.gain = session.gain;
+      im.tint = session.tint, im.background = session.background, im.clothes = session.clothes;
+      im.background_gradient = session.background_gradient;
+      im.background_angle = session.background_angle;
+    }
     const std::vector<uint8_t> rgb = renderFace(id, im, o.size);
-    const std::vector<uint8_t> jpeg = encoder.encode(rgb.data(), o.size, o.size, im.jpeg_quality);
+    std::vector<uint8_t> jpeg = encoder.encode(rgb.data(), o.size, o.size, im.jpeg_quality);
     const std::string file = imageName(name, i);
-    writeFile((dir / file).string(), jpeg.data(), jpeg.size());
+    std::string path;
+    if (to_record) {
+      path = "train.rec#" + std::to_string(int64_t{job.identity} * o.images_per_identity + i + 1);
+      result.jpegs.push_back(std::move(jpeg));
+    } else {
+      writeFile((dir / file).string(), jpeg.data(), jpeg.size());
+      path = std::string(kSplitName[split]) + "/" + name + "/" + file;
+    }
     char line[512];
-    std::snprintf(line, sizeof line, "%s,%s/%s/%s,%d,%.4f,%.2f,%.2f,%.4f,%.4f,%s,%.3f,%d\n",
-                  kSplitName[split], kSplitName[split], name.c_str(), file.c_str(), job.identity,
-                  qualityScore(im), im.yaw * 57.29578, im.roll * 57.29578, im.scale,
-                  im.light_strength, occlusionName(im.occlusion), effectiveBlur(im),
-                  im.jpeg_quality);
-    rows += line;
+    std::snprintf(line, sizeof line, "%s,%s,%d,%.4f,%.2f,%.2f,%.4f,%.4f,%s,%.3f,%d\n",
+                  kSplitName[split], path.c_str(), job.identity, qualityScore(im),
+                  im.yaw * 57.29578, im.roll * 57.29578, im.scale, im.light_strength,
+                  occlusionName(im.occlusion), effectiveBlur(im), im.jpeg_quality);
+    result.rows += line;
   }
-  return rows;
+  return result;
 }
+
+// Receives job results in job order: quality.csv rows and RecordIO images. Called under the
+// pool's lock, one job at a time.
+class OrderedSink {
+ public:
+  OrderedSink(const SynthOptions& o, const fs::path& out) : options_(o), out_(out) {
+    quality_tmp_ = (out / "quality.csv.tmp").string();
+    quality_ = std::fopen(quality_tmp_.c_str(), "wb");
+    if (!quality_) throw DataError("synth: cannot create '" + quality_tmp_ + "'");
+    write("split,path,label,quality,yaw,roll,scale,illumination,occlusion,blur,jpeg_quality\n");
+    if (o.format == "rec") {
+      records_ = std::make_unique<FaceRecordWriter>((out / "train.rec").string(), o.size, o.size);
+    }
+  }
+  ~OrderedSink() {
+    if (quality_) std::fclose(quality_);
+  }
+
+  void consume(const Job& job, const JobResult& r) {
+    write(r.rows);
+    for (const auto& jpeg : r.jpegs) records_->add(job.identity, jpeg.data(), jpeg.size());
+  }
+
+  void finish() {
+    if (records_) records_->finish(options_.identities);
+    const bool ok = std::fflush(quality_) == 0 && ::fsync(::fileno(quality_)) == 0;
+    const bool closed = std::fclose(quality_) == 0;
+    quality_ = nullptr;
+    if (!ok || !closed) throw DataError("synth: write failed on '" + quality_tmp_ + "' (disk full?)");
+    std::error_code ec;
+    fs::rename(quality_tmp_, out_ / "quality.csv", ec);
+    if (ec) throw DataError("synth: cannot rename '" + quality_tmp_ + "': " + ec.message());
+  }
+
+ private:
+  void write(const std::string& text) {
+    if (std::fwrite(text.data(), 1, text.size(), quality_) != text.size()) {
+      throw DataError("synth: write failed on '" + quality_tmp_ + "' (disk full?)");
+    }
+  }
+
+  const SynthOptions& options_;
+  fs::path out_;
+  std::string quality_tmp_;
+  FILE* quality_ = nullptr;
+  std::unique_ptr<FaceRecordWriter> records_;
+};
 
 }  // namespace
 
@@ -190,10 +285,13 @@ SynthReport synthesizeCorpus(const SynthOptions& options) {
 
   int threads = options.threads > 0 ? options.threads
                                     : static_cast<int>(std::thread::hardware_concurrency());
-  std::vector<Job> jobs;
-  for (int i = 0; i < options.identities; ++i) jobs.push_back({0, i});
-  for (int i = 0; i < options.eval_identities; ++i) jobs.push_back({1, i});
-  threads = std::clamp(threads, 1, static_cast<int>(jobs.size()));
+  const size_t num_jobs = static_cast<size_t>(options.identities) + options.eval_identities;
+  auto jobAt = [&](size_t j) {
+    return j < static_cast<size_t>(options.identities)
+               ? Job{0, static_cast<int>(j)}
+               : Job{1, static_cast<int>(j - options.identities)};
+  };
+  threads = std::clamp(threads, 1, static_cast<int>(num_jobs));
 
   SynthReport report;
   report.train_images = int64_t{options.identities} * options.images_per_identity;
@@ -202,27 +300,58 @@ SynthReport synthesizeCorpus(const SynthOptions& options) {
       options.eval_identities, options.eval_images_per_identity, options.folds,
       options.pairs_per_fold, options.seed, [](int i) { return identityName(1, i); });
   report.pairs = int64_t{pairs.folds} * pairs.per_fold * 2;
-  for (const auto& note : pairs.notes) std::cerr << "note: synth: " << note << "\n";
+  const synth::TemplatePlan templates = synth::makeTemplates(
+      options.eval_identities, options.eval_images_per_identity, options.templates_per_subject,
+      options.seed, [](int s, int i) {
+        const std::string name = identityName(1, s);
+        return name + "/" + imageName(name, i);
+      });
+  report.templates = templates.templates;
+  report.template_pairs = templates.genuine + templates.impostor;
+  std::vector<std::string> notes = pairs.notes;
+  notes.insert(notes.end(), templates.notes.begin(), templates.notes.end());
+  for (const auto& note : notes) std::cerr << "note: synth: " << note << "\n";
   writeFileAtomic((out / "meta.json").string(),
-                  metaJson(options, threads, false, report, pairs.per_fold, pairs.notes));
+                  metaJson(options, threads, false, report, pairs.per_fold, notes));
 
-  // One task per identity, handed out through an atomic counter; rows are stored per task so
-  // quality.csv comes out in the same order whatever the scheduling.
-  std::vector<std::string> rows(jobs.size());
-  std::atomic<size_t> next{0};
-  std::atomic<bool> failed{false};
+  // One task per identity, handed out in order; a finished task's result waits in `done` until
+  // every earlier one has been written, and no task starts more than `window` ahead of the
+  // writer, so memory stays bounded whatever the corpus size and the output is in job order
+  // whatever the scheduling.
+  OrderedSink sink(options, out);
+  const size_t window = static_cast<size_t>(threads) * 4;
+  std::mutex mutex;
+  std::condition_variable cv;
+  size_t next_task = 0, next_write = 0;
+  std::map<size_t, JobResult> done;
+  bool failed = false;
   std::exception_ptr error;
-  std::mutex error_mutex;
   auto worker = [&] {
     try {
       JpegEncoder encoder;
-      for (size_t j; !failed && (j = next++) < jobs.size();) {
-        rows[j] = runJob(options, out, jobs[j], encoder);
+      for (;;) {
+        size_t j;
+        {
+          std::unique_lock<std::mutex> lock(mutex);
+          cv.wait(lock, [&] { return failed || next_task < next_write + window; });
+          if (failed || next_task >= num_jobs) return;
+          j = next_task++;
+        }
+        JobResult r = runJob(options, out, jobAt(j), templates, encoder);
+        std::lock_guard<std::mutex> lock(mutex);
+        done.emplace(j, std::move(r));
+        for (auto it = done.find(next_write); it != done.end(); it = done.find(next_write)) {
+          sink.consume(jobAt(next_write), it->second);
+          done.erase(it);
+          ++next_write;
+        }
+        cv.notify_all();
       }
     } catch (...) {
-      std::lock_guard<std::mutex> lock(error_mutex);
+      std::lock_guard<std::mutex> lock(mutex);
       if (!error) error = std::current_exception();
       failed = true;
+      cv.notify_all();
     }
   };
   std::vector<std::thread> pool;
@@ -230,18 +359,17 @@ SynthReport synthesizeCorpus(const SynthOptions& options) {
   worker();  // the calling thread works too
   for (auto& t : pool) t.join();
   if (error) std::rethrow_exception(error);
+  sink.finish();
 
   std::error_code ec;
   fs::create_directories(out / "eval", ec);
   writeFileAtomic((out / "eval" / "pairs.txt").string(), pairs.text);
-  std::string csv = "split,path,label,quality,yaw,roll,scale,illumination,occlusion,blur,"
-                    "jpeg_quality\n";
-  for (const auto& r : rows) csv += r;
-  writeFileAtomic((out / "quality.csv").string(), csv);
+  writeFileAtomic((out / "eval" / "templates.csv").string(), templates.templates_csv);
+  writeFileAtomic((out / "eval" / "template_pairs.csv").string(), templates.pairs_csv);
   report.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   writeFileAtomic((out / "meta.json").string(),
-                  metaJson(options, threads, true, report, pairs.per_fold, pairs.notes));
+                  metaJson(options, threads, true, report, pairs.per_fold, notes));
   return report;
 }
 

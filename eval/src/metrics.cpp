@@ -88,6 +88,19 @@ double bestThreshold(const std::vector<double>& scores, const std::vector<int>& 
   return best_threshold;
 }
 
+std::vector<int> contiguousFolds(int64_t n, int k) {
+  if (k < 1) throw EvalError("contiguousFolds: k must be >= 1, got " + std::to_string(k));
+  if (n < 0) throw EvalError("contiguousFolds: n must be >= 0, got " + std::to_string(n));
+  std::vector<int> folds(static_cast<size_t>(n));
+  const int64_t base = n / k, larger = n % k;  // the first `larger` folds get one more sample
+  int64_t i = 0;
+  for (int f = 0; f < k && i < n; ++f) {
+    const int64_t size = base + (f < larger ? 1 : 0);
+    for (int64_t j = 0; j < size; ++j) folds[static_cast<size_t>(i++)] = f;
+  }
+  return folds;
+}
+
 std::vector<FoldResult> kFoldAccuracy(const std::vector<double>& scores,
                                       const std::vector<int>& labels,
                                       const std::vector<int>& folds) {

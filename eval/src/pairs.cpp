@@ -5,15 +5,18 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <unordered_map>
 
+#include "image_checker.h"
 #include "l2face/eval/errors.h"
+#include "l2face/eval/metrics.h"
 #include "text_util.h"
 
 namespace l2face::eval {
 namespace {
 
 namespace fs = std::filesystem;
+using detail::ImageChecker;
+using detail::joinPath;
 using detail::where;
 
 struct Line {
@@ -35,33 +38,6 @@ std::vector<Line> readLines(const std::string& file) {
   }
   if (in.bad()) throw EvalError(file + ": read error after line " + std::to_string(number));
   return lines;
-}
-
-// Checks that referenced images exist, once per path (LFW reuses images across pairs).
-class ImageChecker {
- public:
-  explicit ImageChecker(const std::string& file) : file_(file) {}
-
-  void check(const std::string& path, int64_t line) {
-    auto it = known_.find(path);
-    if (it == known_.end()) {
-      std::error_code ec;
-      it = known_.emplace(path, fs::is_regular_file(path, ec)).first;
-    }
-    if (!it->second) {
-      throw EvalError(where(file_, line) + ": image not found: " + path +
-                      " (check the image root / --images)");
-    }
-  }
-
- private:
-  std::string file_;
-  std::unordered_map<std::string, bool> known_;
-};
-
-std::string joinPath(const fs::path& root, const std::string& relative) {
-  const fs::path p(relative);
-  return (p.is_absolute() ? p : root / p).lexically_normal().string();
 }
 
 std::string lfwPath(const fs::path& root, const std::string& name, long index) {
@@ -164,11 +140,9 @@ std::vector<Pair> readPlain(const std::vector<Line>& lines, const std::string& f
     images.check(pair.b, line.number);
     pairs.push_back(std::move(pair));
   }
-  // Contiguous blocks in file order: fold = i * folds / N (block sizes differ by at most one).
-  const int64_t total = static_cast<int64_t>(pairs.size());
-  for (int64_t i = 0; i < total; ++i) {
-    pairs[i].fold = static_cast<int>(i * plain_folds / total);
-  }
+  // Contiguous blocks in file order, cut like insightface's (sklearn KFold without shuffling).
+  const std::vector<int> folds = contiguousFolds(static_cast<int64_t>(pairs.size()), plain_folds);
+  for (size_t i = 0; i < pairs.size(); ++i) pairs[i].fold = folds[i];
   return pairs;
 }
 

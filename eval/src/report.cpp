@@ -1,4 +1,4 @@
-// Reports of a verification run: JSON, console table, ROC CSV.
+// Reports of a verification run: JSON, console table, ROC CSV, and atomic text files.
 #include <unistd.h>
 
 #include <cerrno>
@@ -9,31 +9,34 @@
 #include <nlohmann/json.hpp>
 
 #include "l2face/eval/errors.h"
+#include "l2face/eval/plot.h"
 #include "l2face/eval/verification.h"
 
 namespace l2face::eval {
+namespace {
 
-std::string reportJson(const VerificationReport& report) {
+using Json = nlohmann::ordered_json;  // keeps the documented key order: diff-friendly reports
+
+Json toJson(const VerificationReport& report) {
   const VerificationMetrics& m = report.metrics;
-  // ordered_json keeps the documented key order, which makes reports diff-friendly.
-  nlohmann::ordered_json j;
+  Json j;
   j["name"] = report.name;
+  j["protocol"] = report.protocol;
   j["pairs"] = report.pairs;
   j["positives"] = m.positives;
   j["negatives"] = m.negatives;
   j["accuracy_mean"] = m.accuracy_mean;
   j["accuracy_std"] = m.accuracy_std;
-  j["folds"] = nlohmann::ordered_json::array();
+  j["folds"] = Json::array();
   for (const FoldResult& f : m.folds) {
     j["folds"].push_back({{"threshold", f.threshold}, {"accuracy", f.accuracy}});
   }
-  j["tar_at_far"] = nlohmann::ordered_json::array();
+  j["tar_at_far"] = Json::array();
   for (const TarAtFar& t : m.tar_at_far) {
-    nlohmann::ordered_json entry;
+    Json entry;
     entry["far"] = t.far;
-    entry["tar"] = t.measurable ? nlohmann::ordered_json(t.tar) : nlohmann::ordered_json(nullptr);
-    entry["threshold"] =
-        t.measurable ? nlohmann::ordered_json(t.threshold) : nlohmann::ordered_json(nullptr);
+    entry["tar"] = t.measurable ? Json(t.tar) : Json(nullptr);
+    entry["threshold"] = t.measurable ? Json(t.threshold) : Json(nullptr);
     j["tar_at_far"].push_back(entry);
   }
   j["eer"] = m.eer;
@@ -41,30 +44,61 @@ std::string reportJson(const VerificationReport& report) {
   j["auc"] = m.auc;
   j["embedding_dim"] = report.embedding_dim;
   j["seconds"] = report.seconds;
+  if (!report.scores.empty()) {
+    Json roc = {{"far", Json::array()}, {"tar", Json::array()}, {"threshold", Json::array()}};
+    for (const RocPoint& p : rocForPlot(rocCurve(report.scores, report.labels))) {
+      roc["far"].push_back(p.far);
+      roc["tar"].push_back(p.tar);
+      roc["threshold"].push_back(p.threshold);
+    }
+    j["roc"] = std::move(roc);
+  }
+  return j;
+}
+
+// Negatives needed before FAR `far` allows one false accept (same tolerance as tarAtFar).
+double negativesNeeded(double far) { return std::ceil((1.0 - 1e-9) / far); }
+
+}  // namespace
+
+std::string reportJson(const VerificationReport& report) { return toJson(report).dump(2); }
+
+std::string reportsJson(const std::vector<VerificationReport>& reports) {
+  Json j;
+  j["reports"] = Json::array();
+  for (const VerificationReport& r : reports) j["reports"].push_back(toJson(r));
   return j.dump(2);
 }
 
 std::string reportTable(const VerificationReport& report) {
   const VerificationMetrics& m = report.metrics;
-  char line[160];
-  std::snprintf(line, sizeof(line), ", %.1f s\n", report.seconds);
+  char line[200];
   std::string out = report.name + ": " + std::to_string(report.pairs) + " pairs (" +
                     std::to_string(m.positives) + " same / " + std::to_string(m.negatives) +
-                    " diff), dim " + std::to_string(report.embedding_dim) + line;
+                    " diff)";
+  if (report.embedding_dim > 0) out += ", dim " + std::to_string(report.embedding_dim);
+  std::snprintf(line, sizeof(line), ", %.1f s\n", report.seconds);
+  out += line;
   std::snprintf(line, sizeof(line), "  %-16s %7.3f%% ± %.3f%%  (%zu folds)\n", "accuracy",
                 100.0 * m.accuracy_mean, 100.0 * m.accuracy_std, m.folds.size());
   out += line;
+  std::string unmeasurable;
   for (const TarAtFar& t : m.tar_at_far) {
+    if (!t.measurable) {
+      std::snprintf(line, sizeof(line), "%s%g (needs >= %.0f)", unmeasurable.empty() ? "" : ", ",
+                    t.far, negativesNeeded(t.far));
+      unmeasurable += line;
+      continue;
+    }
     char label[48];
     std::snprintf(label, sizeof(label), "TAR@FAR=%g", t.far);
-    if (t.measurable) {
-      std::snprintf(line, sizeof(line), "  %-16s %7.3f%%  (threshold %.4f)\n", label, 100.0 * t.tar,
-                    t.threshold);
-    } else {
-      std::snprintf(line, sizeof(line), "  %-16s %8s  (needs >= %.0f negatives)\n", label, "n/a",
-                    std::ceil((1.0 - 1e-9) / t.far));  // same tolerance as tarAtFar
-    }
+    std::snprintf(line, sizeof(line), "  %-16s %7.3f%%  (threshold %.4f)\n", label, 100.0 * t.tar,
+                  t.threshold);
     out += line;
+  }
+  if (!unmeasurable.empty()) {
+    out += "  TAR not measurable with " + std::to_string(m.negatives) + " negatives at FAR " +
+           unmeasurable + "\n";
   }
   std::snprintf(line, sizeof(line), "  %-16s %7.3f%%  (threshold %.4f)\n", "EER", 100.0 * m.eer,
                 m.eer_threshold);
@@ -74,30 +108,74 @@ std::string reportTable(const VerificationReport& report) {
   return out;
 }
 
+namespace {
+
+// A file written under a temporary name, flushed to disk and renamed into place by commit(): a
+// reader never sees a half-written file. Removes the temporary file if not committed.
+class AtomicFile {
+ public:
+  explicit AtomicFile(const std::string& path) : path_(path), tmp_(path + ".tmp") {
+    file_ = std::fopen(tmp_.c_str(), "w");
+    if (!file_) throw EvalError(tmp_ + ": cannot create: " + std::strerror(errno));
+  }
+  ~AtomicFile() {
+    if (file_) std::fclose(file_);
+    if (!committed_) std::remove(tmp_.c_str());
+  }
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  FILE* get() { return file_; }
+
+  void commit(bool written_ok) {
+    bool ok = written_ok && std::fflush(file_) == 0 && ::fsync(fileno(file_)) == 0;
+    const int saved = errno;
+    ok = (std::fclose(file_) == 0) && ok;
+    file_ = nullptr;
+    if (!ok) throw EvalError(tmp_ + ": writing failed: " + std::strerror(saved));
+    std::error_code ec;
+    std::filesystem::rename(tmp_, path_, ec);
+    if (ec) throw EvalError(path_ + ": cannot rename " + tmp_ + " into place: " + ec.message());
+    committed_ = true;
+  }
+
+ private:
+  std::string path_, tmp_;
+  FILE* file_ = nullptr;
+  bool committed_ = false;
+};
+
+}  // namespace
+
+void writeTextFile(const std::string& path, const std::string& text) {
+  AtomicFile file(path);
+  file.commit(std::fwrite(text.data(), 1, text.size(), file.get()) == text.size());
+}
+
+void writeScoresCsv(const std::string& path, const std::vector<double>& scores,
+                    const std::vector<int>& labels) {
+  if (scores.size() != labels.size()) {
+    throw EvalError(path + ": " + std::to_string(scores.size()) + " scores but " +
+                    std::to_string(labels.size()) + " labels");
+  }
+  AtomicFile file(path);
+  bool ok = std::fputs("label,score\n", file.get()) >= 0;
+  for (size_t i = 0; i < scores.size(); ++i) {
+    ok = ok && std::fprintf(file.get(), "%d,%.17g\n", labels[i], scores[i]) > 0;
+  }
+  file.commit(ok);
+}
+
 void writeRocCsv(const std::string& path, const std::vector<double>& scores,
                  const std::vector<int>& labels) {
   const std::vector<RocPoint> roc = rocCurve(scores, labels);
-  // Write to a temp file, flush to disk, rename: a reader never sees a half-written ROC.
-  const std::string tmp = path + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "w");
-  if (!f) throw EvalError(tmp + ": cannot create ROC CSV: " + std::strerror(errno));
-  bool ok = std::fputs("far,tar,threshold\n", f) >= 0;
+  AtomicFile file(path);
+  // Streamed: the ROC of an IJB-C-sized set has millions of points.
+  bool ok = std::fputs("far,tar,threshold\n", file.get()) >= 0;
   for (const RocPoint& p : roc) {
-    ok = ok && std::fprintf(f, "%.17g,%.17g,%.17g\n", p.far, p.tar, p.threshold) > 0;
+    ok = ok && std::fprintf(file.get(), "%.17g,%.17g,%.17g\n", p.far, p.tar, p.threshold) > 0;
   }
-  ok = ok && std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
-  const int saved = errno;
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok) {
-    std::remove(tmp.c_str());
-    throw EvalError(tmp + ": writing the ROC CSV failed: " + std::strerror(saved));
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    throw EvalError(path + ": cannot rename " + tmp + " into place: " + ec.message());
-  }
+  file.commit(ok);
 }
 
 }  // namespace l2face::eval

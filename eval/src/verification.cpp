@@ -1,41 +1,41 @@
-// runPairs: embed the unique images of a pair list once, score pairs by cosine, compute metrics.
+// runPairs and runBin: embed a protocol's images, score pairs by cosine, compute the metrics.
 #include "l2face/eval/verification.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <string_view>
+#include <unordered_map>
 
+#include "embedding.h"
 #include "l2face/eval/errors.h"
 
 namespace l2face::eval {
-namespace {
+namespace detail {
 
-// Embeds `paths` in batches into one row-major matrix of L2-normalised rows.
-std::vector<float> embedAll(const std::vector<std::string>& paths, const Embedder& embed, int dim,
-                            int batch_size) {
+std::vector<float> embedNormalised(
+    size_t count, int dim, int batch_size,
+    const std::function<void(size_t begin, size_t end, std::vector<float>& out)>& embed_batch,
+    const std::function<std::string(size_t)>& name, const std::string& context) {
   const size_t d = static_cast<size_t>(dim);
-  std::vector<float> all(paths.size() * d);
-  std::vector<std::string> batch;
+  std::vector<float> all(count * d);
   std::vector<float> out;
-  for (size_t begin = 0; begin < paths.size(); begin += static_cast<size_t>(batch_size)) {
-    const size_t end = std::min(paths.size(), begin + static_cast<size_t>(batch_size));
-    batch.assign(paths.begin() + static_cast<std::ptrdiff_t>(begin),
-                 paths.begin() + static_cast<std::ptrdiff_t>(end));
+  for (size_t begin = 0; begin < count; begin += static_cast<size_t>(batch_size)) {
+    const size_t end = std::min(count, begin + static_cast<size_t>(batch_size));
+    const size_t n = end - begin;
     out.clear();
-    embed(batch, out);
-    if (out.size() != batch.size() * d) {
-      throw EvalError("runPairs: the embedder returned " + std::to_string(out.size()) +
-                      " floats for " + std::to_string(batch.size()) + " images of dim " +
-                      std::to_string(dim) + " (expected " + std::to_string(batch.size() * d) +
-                      "; first image " + batch.front() + ")");
+    embed_batch(begin, end, out);
+    if (out.size() != n * d) {
+      throw EvalError(context + ": the embedder returned " + std::to_string(out.size()) +
+                      " floats for " + std::to_string(n) + " images of dim " + std::to_string(dim) +
+                      " (expected " + std::to_string(n * d) + "; first image " + name(begin) + ")");
     }
-    for (size_t r = 0; r < batch.size(); ++r) {
+    for (size_t r = 0; r < n; ++r) {
       const float* row = out.data() + r * d;
-      double norm2 = 0.0;
-      for (size_t k = 0; k < d; ++k) norm2 += static_cast<double>(row[k]) * row[k];
+      const double norm2 = dot(row, row, dim);
       // A zero or non-finite embedding has no direction: a cosine would be meaningless.
       if (!std::isfinite(norm2) || norm2 <= 0.0) {
-        throw EvalError("runPairs: embedding of " + batch[r] + " is " +
+        throw EvalError(context + ": embedding of " + name(begin + r) + " is " +
                         (std::isfinite(norm2) ? "all zeros" : "non-finite") +
                         " (broken image or diverged model?)");
       }
@@ -47,23 +47,43 @@ std::vector<float> embedAll(const std::vector<std::string>& paths, const Embedde
   return all;
 }
 
+void checkRunArguments(const std::string& context, size_t pairs, int dim, int batch_size,
+                       bool has_embedder) {
+  if (pairs == 0) throw EvalError(context + ": no pairs");
+  if (dim < 1) throw EvalError(context + ": dim must be >= 1, got " + std::to_string(dim));
+  if (batch_size < 1) {
+    throw EvalError(context + ": batch_size must be >= 1, got " + std::to_string(batch_size));
+  }
+  if (!has_embedder) throw EvalError(context + ": no embedder");
+}
+
+}  // namespace detail
+
+namespace {
+
+double secondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 }  // namespace
 
 VerificationReport runPairs(const std::vector<Pair>& pairs, const Embedder& embed, int dim,
                             int batch_size, const std::vector<double>& fars,
                             const std::string& name) {
   const auto start = std::chrono::steady_clock::now();
-  if (pairs.empty()) throw EvalError("runPairs(" + name + "): no pairs");
-  if (dim < 1)
-    throw EvalError("runPairs(" + name + "): dim must be >= 1, got " + std::to_string(dim));
-  if (batch_size < 1) {
-    throw EvalError("runPairs(" + name + "): batch_size must be >= 1, got " +
-                    std::to_string(batch_size));
-  }
-  if (!embed) throw EvalError("runPairs(" + name + "): no embedder");
+  const std::string context = "runPairs(" + name + ")";
+  detail::checkRunArguments(context, pairs.size(), dim, batch_size, static_cast<bool>(embed));
 
   const std::vector<std::string> images = uniqueImages(pairs);
-  const std::vector<float> embeddings = embedAll(images, embed, dim, batch_size);
+  std::vector<std::string> batch;
+  const std::vector<float> embeddings = detail::embedNormalised(
+      images.size(), dim, batch_size,
+      [&](size_t begin, size_t end, std::vector<float>& out) {
+        batch.assign(images.begin() + static_cast<std::ptrdiff_t>(begin),
+                     images.begin() + static_cast<std::ptrdiff_t>(end));
+        embed(batch, out);
+      },
+      [&](size_t i) { return images[i]; }, "runPairs");
   auto rowOf = [&](const std::string& path) {
     const auto it = std::lower_bound(images.begin(), images.end(), path);
     return embeddings.data() + static_cast<size_t>(it - images.begin()) * static_cast<size_t>(dim);
@@ -71,6 +91,7 @@ VerificationReport runPairs(const std::vector<Pair>& pairs, const Embedder& embe
 
   VerificationReport report;
   report.name = name;
+  report.protocol = "pairs";
   report.pairs = static_cast<int64_t>(pairs.size());
   report.embedding_dim = dim;
   report.scores.reserve(pairs.size());
@@ -78,16 +99,83 @@ VerificationReport runPairs(const std::vector<Pair>& pairs, const Embedder& embe
   std::vector<int> folds;
   folds.reserve(pairs.size());
   for (const Pair& pair : pairs) {
-    const float* a = rowOf(pair.a);
-    const float* b = rowOf(pair.b);
-    double dot = 0.0;
-    for (int k = 0; k < dim; ++k) dot += static_cast<double>(a[k]) * b[k];
-    report.scores.push_back(dot);
+    report.scores.push_back(detail::dot(rowOf(pair.a), rowOf(pair.b), dim));
     report.labels.push_back(pair.same ? 1 : 0);
     folds.push_back(pair.fold);
   }
   report.metrics = computeMetrics(report.scores, report.labels, folds, fars);
-  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  report.seconds = secondsSince(start);
+  return report;
+}
+
+VerificationReport runBin(const BinSet& set, const BytesEmbedder& embed, int dim, int batch_size,
+                          const std::vector<double>& fars, int folds, const std::string& name) {
+  const auto start = std::chrono::steady_clock::now();
+  const std::string context = "runBin(" + name + ")";
+  detail::checkRunArguments(context, set.same.size(), dim, batch_size, static_cast<bool>(embed));
+  if (set.images.size() != 2 * set.same.size()) {
+    throw EvalError(context + ": " + std::to_string(set.images.size()) + " images for " +
+                    std::to_string(set.same.size()) + " pairs");
+  }
+  const std::string file = set.path.empty() ? name : set.path;
+  auto imageName = [&](size_t i) {
+    return file + " images[" + std::to_string(i) + "] (pair " + std::to_string(i / 2) + ")";
+  };
+  // Byte-identical images (LFW's pairs reuse images; a .bin stores each use) give identical
+  // embeddings: embed each content once, in order of first appearance.
+  std::vector<size_t> first;  // set.images index of each distinct content
+  std::vector<size_t> row(set.images.size());
+  {
+    std::unordered_map<std::string_view, size_t> seen;
+    for (size_t i = 0; i < set.images.size(); ++i) {
+      const auto& bytes = *set.images[i];
+      const std::string_view key(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+      const auto [it, fresh] = seen.try_emplace(key, first.size());
+      if (fresh) first.push_back(i);
+      row[i] = it->second;
+    }
+  }
+  std::vector<EncodedImage> batch;
+  const std::vector<float> embeddings = detail::embedNormalised(
+      first.size(), dim, batch_size,
+      [&](size_t begin, size_t end, std::vector<float>& out) {
+        batch.clear();
+        for (size_t u = begin; u < end; ++u) {
+          batch.push_back({set.images[first[u]].get(), imageName(first[u])});
+        }
+        embed(batch, out);
+      },
+      [&](size_t u) { return imageName(first[u]); }, context);
+
+  VerificationReport report;
+  report.name = name;
+  report.protocol = "bin";
+  report.pairs = set.pairs();
+  report.embedding_dim = dim;
+  const size_t d = static_cast<size_t>(dim);
+  for (size_t i = 0; i < set.same.size(); ++i) {
+    report.scores.push_back(detail::dot(embeddings.data() + row[2 * i] * d,
+                                        embeddings.data() + row[2 * i + 1] * d, dim));
+    report.labels.push_back(set.same[i] ? 1 : 0);
+  }
+  report.metrics =
+      computeMetrics(report.scores, report.labels, contiguousFolds(set.pairs(), folds), fars);
+  report.seconds = secondsSince(start);
+  return report;
+}
+
+VerificationReport reportFromScores(std::vector<double> scores, std::vector<int> labels, int folds,
+                                    const std::vector<double>& fars, const std::string& name) {
+  const auto start = std::chrono::steady_clock::now();
+  VerificationReport report;
+  report.name = name;
+  report.protocol = "scores";
+  report.pairs = static_cast<int64_t>(scores.size());
+  report.metrics = computeMetrics(
+      scores, labels, contiguousFolds(static_cast<int64_t>(scores.size()), folds), fars);
+  report.scores = std::move(scores);
+  report.labels = std::move(labels);
+  report.seconds = secondsSince(start);
   return report;
 }
 

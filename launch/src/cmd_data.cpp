@@ -10,7 +10,7 @@ namespace l2face::launch {
 
 void addDataCommands(CLI::App& app, std::vector<Command>& out) {
   auto synth = std::make_shared<data::SynthOptions>();
-  auto* s = app.add_subcommand("synth", "Write a synthetic face corpus (ImageFolder + LFW-style pairs)");
+  auto* s = app.add_subcommand("synth", "Write a synthetic face corpus (ImageFolder or RecordIO, LFW pairs, IJB-style templates)");
   s->add_option("--out", synth->out, "Output directory")->required();
   s->add_option("--identities", synth->identities, "Training identities")->check(CLI::Range(2, 10000000));
   s->add_option("--images-per-identity", synth->images_per_identity, "Images per training identity")
@@ -28,11 +28,19 @@ void addDataCommands(CLI::App& app, std::vector<Command>& out) {
       ->check(CLI::Range(1, 100));
   s->add_option("--difficulty", synth->difficulty, "Scale of the per-image variation (1 = default)")
       ->check(CLI::Range(0.0, 4.0));
+  s->add_option("--format", synth->format,
+                "Training split format: folder (ImageFolder) or rec (insightface train.rec/.idx)")
+      ->check(CLI::IsMember({"folder", "rec"}));
+  s->add_option("--templates-per-subject", synth->templates_per_subject,
+                "IJB-style templates per evaluation identity (eval/templates.csv)")
+      ->check(CLI::Range(1, 1000));
   out.push_back({s, [synth] {
                    data::SynthReport r = data::synthesizeCorpus(*synth);
-                   std::cout << "wrote " << r.train_images << " training images, " << r.eval_images
-                             << " evaluation images and " << r.pairs << " pairs to " << synth->out
-                             << " in " << r.seconds << " s\n";
+                   std::cout << "wrote " << r.train_images << " training images ("
+                             << synth->format << "), " << r.eval_images << " evaluation images, "
+                             << r.pairs << " pairs, " << r.templates << " templates and "
+                             << r.template_pairs << " template pairs to " << synth->out << " in "
+                             << r.seconds << " s\n";
                    return kExitOk;
                  }});
 
@@ -40,10 +48,13 @@ void addDataCommands(CLI::App& app, std::vector<Command>& out) {
   d->require_subcommand(1);
   auto path = std::make_shared<std::string>();
   auto* ds = d->add_subcommand("stats", "Print images, classes and images per class as JSON");
-  ds->add_option("path", *path, "ImageFolder root")->required();
+  ds->add_option("path", *path,
+                 "Dataset: ImageFolder root, a directory with train.rec, .rec file(s) "
+                 "(comma-separated) or a glob of .rec shards")
+      ->required();
   out.push_back({ds, [path] {
-                   data::ImageFolderDataset dataset(*path);
-                   std::cout << data::statsJson(data::computeStats(dataset));
+                   const auto dataset = data::openDataset(*path);
+                   std::cout << data::statsJson(data::computeStats(*dataset));
                    return kExitOk;
                  }});
 }

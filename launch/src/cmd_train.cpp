@@ -29,13 +29,19 @@ void writeText(const fs::path& path, const std::string& text) {
 int runTrain(const TrainArgs& args) {
   Config cfg = loadConfig(args.config, args.overrides);
   comm::RunContext ctx = comm::runContextFromEnvironment();
-  auto comm = comm::makeLocalCommunicator();
-  if (ctx.world_size != comm->size()) {
-    throw std::runtime_error("launched as rank " + std::to_string(ctx.rank) + " of " +
-                             std::to_string(ctx.world_size) +
-                             " but this build trains with the local backend only (world of 1)");
-  }
   ctx.run_dir = cfg.run.dir;
+  comm::CommOptions copt;
+  copt.backend = comm::backendFromName(cfg.comm.backend);
+  copt.timeout_seconds = cfg.comm.timeout_seconds;
+  copt.bucket_cap_mb = cfg.comm.bucket_cap_mb;
+  copt.first_bucket_mb = cfg.comm.first_bucket_mb;
+  std::unique_ptr<comm::Communicator> comm = comm::makeCommunicator(copt, ctx);
+  if (comm->size() != ctx.world_size || comm->rank() != ctx.rank) {
+    throw std::runtime_error("the communicator (" + comm->backend() + ", rank " +
+                             std::to_string(comm->rank()) + " of " + std::to_string(comm->size()) +
+                             ") disagrees with the launcher's variables (rank " +
+                             std::to_string(ctx.rank) + " of " + std::to_string(ctx.world_size) + ")");
+  }
   if (ctx.isLeader()) {
     fs::create_directories(cfg.run.dir);
     writeText(fs::path(cfg.run.dir) / "config.yaml", toYaml(cfg));
@@ -51,6 +57,7 @@ int runTrain(const TrainArgs& args) {
   topt.checkpoint = cfg.checkpoint;
   topt.monitoring = cfg.monitoring;
   topt.eval = cfg.eval;
+  topt.comm = copt;
   topt.config_digest = configDigest(cfg, {"model", "head", "classifier"});
 
   trainer::TrainSummary summary = trainer::train(topt, *comm, ctx);

@@ -22,5 +22,6 @@ struct Command {
 void addDataCommands(CLI::App& app, std::vector<Command>& out);   // synth, data stats (cmd_data.cpp)
 void addTrainCommands(CLI::App& app, std::vector<Command>& out);  // train (cmd_train.cpp)
 void addEvalCommands(CLI::App& app, std::vector<Command>& out);   // eval (cmd_eval.cpp)
+void addEmbedCommands(CLI::App& app, std::vector<Command>& out);  // embed (cmd_embed.cpp)
 
 }  // namespace l2face::launch

@@ -234,6 +234,20 @@ void Loader::checkCrossKeys() const {
     failPair("optim.schedule", "optim.milestones",
              "optim.schedule step needs optim.milestones (ascending steps, e.g. [6000, 9000])");
   }
+  if (c.optim.betas.size() != 2) {
+    failPair("optim.betas", "optim.type",
+             "optim.betas needs two values [beta1, beta2], got " +
+                 std::to_string(c.optim.betas.size()));
+  }
+  if (c.model.norm == "none" && c.model.backbone != "tiny" && c.model.backbone != "face_resnet") {
+    failPair("model.norm", "model.backbone",
+             "model.norm none is available for the tiny and face_resnet backbones only, not " +
+                 c.model.backbone);
+  }
+  if (c.run.precision == "bf16" && c.run.device == "cpu") {
+    failPair("run.precision", "run.device",
+             "run.precision bf16 needs CUDA; on run.device cpu use fp32 (or auto)");
+  }
   if (c.eval.every_steps > 0 && c.eval.pairs.empty()) {
     failPair("eval.every_steps", "eval.pairs",
              "eval.every_steps > 0 needs eval.pairs (the verification pairs file)");

@@ -14,6 +14,14 @@
 
 namespace l2face::launch {
 
+// The `comm` section as configured (names, not enums; launch maps it to comm::CommOptions).
+struct CommConfig {
+  std::string backend = "auto";  // auto | local | mpi | nccl
+  double timeout_seconds = 600;
+  double bucket_cap_mb = 25;
+  double first_bucket_mb = 1;
+};
+
 // Everything a run is configured with. Modules receive only their own struct (they never see
 // YAML); the mapping from YAML keys to these fields lives in one key table (config_keys.cpp).
 struct Config {
@@ -26,6 +34,7 @@ struct Config {
   checkpoint::CheckpointOptions checkpoint;
   monitoring::MonitoringOptions monitoring;
   eval::EvalOptions eval;
+  CommConfig comm;
 };
 
 // A configuration the user must fix (exit code 2). The message names the place ("FILE:LINE" or

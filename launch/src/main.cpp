@@ -2,15 +2,30 @@
 #include <CLI/CLI.hpp>
 
 #include <iostream>
+#include <optional>
+#include <string>
 
 #include "commands.h"
 #include "config.h"
+#include "l2face/comm/mpi_session.h"
 
 #ifndef L2FACE_VERSION
 #define L2FACE_VERSION "0.0.0"
 #endif
 
 using namespace l2face::launch;
+
+namespace {
+
+int run(const std::vector<Command>& commands, CLI::App* version) {
+  for (const Command& c : commands) {
+    if (*c.app) return c.run();
+  }
+  if (*version) std::cout << "l2face " << L2FACE_VERSION << "\n";
+  return kExitOk;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"l2face: face-recognition training with the L2-constrained softmax loss"};
@@ -20,6 +35,7 @@ int main(int argc, char** argv) {
   addDataCommands(app, commands);
   addTrainCommands(app, commands);
   addEvalCommands(app, commands);
+  addEmbedCommands(app, commands);
   auto* version = app.add_subcommand("version", "Print the version");
 
   try {
@@ -28,20 +44,27 @@ int main(int argc, char** argv) {
     int rc = app.exit(err);
     return rc == 0 ? kExitOk : kExitUsage;
   }
+  // Under mpirun/srun, MPI lives as long as main (no fork or system() after this point).
+  std::optional<l2face::comm::MpiSession> mpi;
+  std::string who = "l2face";
+  int rc = kExitOk;
   try {
-    for (const Command& c : commands) {
-      if (*c.app) return c.run();
+    if (l2face::comm::launchedUnderMpi()) {
+      mpi.emplace(&argc, &argv);
+      if (mpi->size() > 1) who += " (rank " + std::to_string(mpi->rank()) + ")";
     }
-    if (*version) std::cout << "l2face " << L2FACE_VERSION << "\n";
-    return kExitOk;
+    rc = run(commands, version);
   } catch (const ConfigError& err) {
-    std::cerr << "l2face: configuration error: " << err.what() << "\n";
-    return kExitUsage;
+    std::cerr << who << ": configuration error: " << err.what() << "\n";
+    rc = kExitUsage;
   } catch (const std::invalid_argument& err) {
-    std::cerr << "l2face: invalid argument: " << err.what() << "\n";
-    return kExitUsage;
+    std::cerr << who << ": invalid argument: " << err.what() << "\n";
+    rc = kExitUsage;
   } catch (const std::exception& err) {
-    std::cerr << "l2face: error: " << err.what() << "\n";
-    return kExitFailure;
+    std::cerr << who << ": error: " << err.what() << "\n";
+    rc = kExitFailure;
   }
+  // The other ranks may be waiting in a collective for this one: end them all now.
+  if (rc != kExitOk && mpi && mpi->size() > 1) mpi->abort(rc);
+  return rc;
 }

@@ -11,7 +11,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
-"$L2FACE" synth --out "$WORK/corpus" --identities 16 --images-per-identity 8 --eval-identities 0 \
+"$L2FACE" synth --out "$WORK/corpus" --identities 16 --images-per-identity 8 --eval-identities 4 --folds 2 --pairs-per-fold 2 \
   --size 32 --seed 4 --threads 2 >/dev/null
 
 # Prometheus on a free loopback port, scraping every second.

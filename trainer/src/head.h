@@ -1,4 +1,5 @@
-// Classification heads: the L2-constrained softmax (α·f/‖f‖ into a plain FC) and plain softmax.
+// Classification heads: L2-constrained softmax (α·f/‖f‖ into a plain FC), softmax, and the
+// normalised-weight heads NormFace, CosFace and ArcFace.
 #pragma once
 
 #include <torch/torch.h>
@@ -7,20 +8,40 @@
 
 namespace l2face::trainer {
 
-// The α to use for a head: fixed, or the paper's lower bound when head.alpha is auto.
+// The α to use for an l2_softmax head: fixed, or the paper's lower bound when head.alpha is auto.
+// 0 for every other head type.
 double resolveAlpha(const HeadOptions& opt, int64_t num_classes);
 
+struct HeadOutput {
+  torch::Tensor logits;  // N × C, fp32 (fp64 for a fp64 head), margins applied: the loss input
+  torch::Tensor scores;  // the same without the margin: for accuracy and prediction
+};
+
+// Not thread-safe; one owner.
 struct HeadImpl : torch::nn::Module {
+  // Throws std::invalid_argument naming the key for an unknown type or a bad value.
   HeadImpl(const HeadOptions& opt, int embedding_dim, int64_t num_classes);
-  // The constrained features: α·f/‖f‖ for l2_softmax, f for softmax.
+  // The features the classifier sees: α·f/‖f‖ (l2_softmax), f (softmax), f/‖f‖ (normalised
+  // heads). Computed in at least fp32 whatever the embedding's type.
   torch::Tensor constrain(const torch::Tensor& embeddings);
-  // Logits (N × C) of the classifier on the constrained features.
-  torch::Tensor forward(const torch::Tensor& embeddings);
-  double alpha() const;  // 0 for the unconstrained softmax
+  // labels: N class indices; only the margin heads use them.
+  HeadOutput forward(const torch::Tensor& embeddings, const torch::Tensor& labels);
+
+  bool normalised() const { return normalised_; }
+  bool alphaLearnable() const { return alpha_learnable_; }
+  // α as a 0-d tensor on the head's device (reading it on the host is a synchronisation).
+  const torch::Tensor& alphaTensor() const { return alpha_; }
+  double alpha() const;  // 0 for the unconstrained softmax; s for the normalised heads
 
   std::string type;
-  torch::Tensor alpha_;  // 0-d buffer, saved with the head
-  torch::nn::Linear fc{nullptr};
+  torch::Tensor alpha_;  // 0-d: a parameter when learnable, else a buffer; saved either way
+  torch::nn::Linear fc{nullptr};  // l2_softmax, softmax: the paper's ordinary FC layer
+  torch::Tensor weight;           // normalised heads: C × d class weights, normalised per use
+
+ private:
+  bool normalised_ = false;
+  bool alpha_learnable_ = false;
+  double scale_ = 0, angle_margin_ = 0, cosine_margin_ = 0;
 };
 TORCH_MODULE(Head);
 

@@ -7,18 +7,24 @@
 
 namespace l2face::trainer {
 
-// (x − 127.5) / 128 after the transfer, so only bytes cross to the device.
-inline torch::Tensor toInput(const uint8_t* nhwc, int n, int h, int w, const torch::Device& device) {
-  torch::Tensor bytes =
-      torch::from_blob(const_cast<uint8_t*>(nhwc), {n, h, w, 3}, torch::kUInt8);
+// (x − 127.5) / 128 after the transfer, so only bytes cross to the device. channels_last keeps
+// the NHWC byte order in memory (the permuted view already has those strides): no copy.
+inline torch::Tensor toInput(const uint8_t* nhwc, int n, int h, int w, const torch::Device& device,
+                             bool channels_last = false) {
+  torch::Tensor bytes = torch::from_blob(const_cast<uint8_t*>(nhwc), {n, h, w, 3}, torch::kUInt8);
   torch::Tensor x = device.is_cpu() ? bytes : bytes.to(device, /*non_blocking=*/true);
-  return x.permute({0, 3, 1, 2}).to(torch::kFloat).sub_(127.5).div_(128.0).contiguous();
+  return x.permute({0, 3, 1, 2})
+      .to(torch::kFloat)
+      .sub_(127.5)
+      .div_(128.0)
+      .contiguous(channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous);
 }
 
 inline torch::Device resolveDevice(const std::string& name) {
   if (name == "cpu") return torch::kCPU;
   if (name == "cuda") {
-    if (!torch::cuda::is_available()) throw std::runtime_error("run.device is cuda but no GPU is visible");
+    if (!torch::cuda::is_available())
+      throw std::runtime_error("run.device is cuda but no GPU is visible");
     return torch::kCUDA;
   }
   return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);

@@ -8,13 +8,17 @@ nlohmann::json geometryJson(const ModelGeometry& g) {
            {{"backbone", g.model.backbone},
             {"embedding_dim", g.model.embedding_dim},
             {"norm", g.model.norm},
-            {"width", g.model.width}}},
+            {"width", g.model.width},
+            {"dropout", g.model.dropout}}},
           {"head",
            {{"type", g.head.type},
             {"alpha", g.head.alpha},
             {"alpha_auto", g.head.alpha_auto},
+            {"alpha_learnable", g.head.alpha_learnable},
             {"p", g.head.p},
-            {"bias", g.head.bias}}},
+            {"bias", g.head.bias},
+            {"scale", g.head.scale},
+            {"margin", g.head.margin}}},
           {"image_size", g.image_size},
           {"num_classes", g.num_classes}};
 }
@@ -27,17 +31,23 @@ ModelGeometry geometryFromJson(const nlohmann::json& j, const std::string& where
     g.model.embedding_dim = m.at("embedding_dim").get<int>();
     g.model.norm = m.at("norm").get<std::string>();
     g.model.width = m.at("width").get<int>();
+    // Keys added after format 1 was first written: absent in older manifests, default there.
+    g.model.dropout = m.value("dropout", ModelOptions{}.dropout);
     const auto& h = j.at("head");
     g.head.type = h.at("type").get<std::string>();
     g.head.alpha = h.at("alpha").get<double>();
     g.head.alpha_auto = h.at("alpha_auto").get<bool>();
     g.head.p = h.at("p").get<double>();
     g.head.bias = h.at("bias").get<bool>();
+    g.head.alpha_learnable = h.value("alpha_learnable", false);
+    g.head.scale = h.value("scale", HeadOptions{}.scale);
+    g.head.margin = h.value("margin", HeadOptions{}.margin);
     g.image_size = j.at("image_size").get<int>();
     g.num_classes = j.at("num_classes").get<int64_t>();
     return g;
   } catch (const nlohmann::json::exception& e) {
-    throw checkpoint::CheckpointError(where + ": manifest meta lacks the model geometry: " + e.what());
+    throw checkpoint::CheckpointError(where +
+                                      ": manifest meta lacks the model geometry: " + e.what());
   }
 }
 
@@ -53,8 +63,8 @@ void loadModule(torch::nn::Module& m, const std::filesystem::path& file) {
     ar.load_from(file.string());
     m.load(ar);
   } catch (const c10::Error& e) {
-    throw checkpoint::CheckpointError(file.string() + ": cannot load module state: " +
-                                      e.what_without_backtrace());
+    throw checkpoint::CheckpointError(file.string() +
+                                      ": cannot load module state: " + e.what_without_backtrace());
   }
 }
 

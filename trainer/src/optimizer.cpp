@@ -1,76 +1,201 @@
-// Multi-tensor SGD step and learning-rate schedules.
+// Parameter groups, gradient norm / clipping / finiteness, and the fused SGD and AdamW steps.
 #include "optimizer.h"
 
-#include <cmath>
+#include <ATen/ops/_fused_adamw.h>
+#include <ATen/ops/_fused_sgd.h>
+
+#include <optional>
 #include <stdexcept>
 
 namespace l2face::trainer {
+namespace {
 
-double learningRate(const OptimOptions& opt, int64_t step) {
-  if (opt.warmup_steps > 0 && step < opt.warmup_steps) {
-    return opt.lr * static_cast<double>(step + 1) / static_cast<double>(opt.warmup_steps);
-  }
-  if (opt.schedule == "constant") return opt.lr;
-  if (opt.schedule == "cosine") {
-    const double span = static_cast<double>(std::max<int64_t>(1, opt.max_steps - opt.warmup_steps));
-    const double t = std::min(1.0, static_cast<double>(step - opt.warmup_steps) / span);
-    return opt.lr * 0.5 * (1.0 + std::cos(M_PI * t));
-  }
-  if (opt.schedule == "step") {
-    double lr = opt.lr;
-    for (int64_t m : opt.milestones) {
-      if (step >= m) lr *= opt.gamma;
-    }
-    return lr;
-  }
-  throw std::invalid_argument("unknown optim.schedule '" + opt.schedule + "'");
+bool isBatchNorm(const torch::nn::Module& m) {
+  return m.as<torch::nn::BatchNorm1dImpl>() || m.as<torch::nn::BatchNorm2dImpl>();
 }
 
-ForeachSgd::ForeachSgd(std::vector<torch::Tensor> params, double momentum, double weight_decay,
-                       bool nesterov)
-    : params_(std::move(params)),
-      momentum_(momentum),
-      weight_decay_(weight_decay),
-      nesterov_(nesterov) {}
+std::optional<at::Tensor> flag(const torch::Tensor& found_inf) {
+  if (!found_inf.defined()) return std::nullopt;
+  return found_inf;
+}
 
-void ForeachSgd::step(double lr) {
+std::vector<torch::Tensor> zerosLike(const std::vector<torch::Tensor>& ts) {
+  std::vector<torch::Tensor> out;
+  out.reserve(ts.size());
+  for (const auto& t : ts) out.push_back(torch::zeros_like(t, at::MemoryFormat::Preserve));
+  return out;
+}
+
+// Momentum buffers start at zero instead of PyTorch's "buffer = grad on the first step": with
+// dampening 0 both give buffer = grad after one step, and zeros need no host-side "first step"
+// flag, which a skipped (non-finite) first step would otherwise have to update.
+class Sgd final : public Optimizer {
+ public:
+  Sgd(std::vector<ParamGroup> groups, double momentum, bool nesterov)
+      : Optimizer(std::move(groups)), momentum_(momentum), nesterov_(nesterov) {
+    for (const auto& g : groups_)
+      buffers_.push_back(momentum_ != 0 ? zerosLike(g.params) : std::vector<torch::Tensor>{});
+  }
+  void step(double lr, const torch::Tensor& found_inf) override {
+    torch::NoGradGuard no_grad;
+    for (size_t i = 0; i < groups_.size(); ++i) {
+      at::_fused_sgd_(groups_[i].params, groupGrads(groups_[i]), buffers_[i],
+                      groups_[i].weight_decay, momentum_, lr, /*dampening=*/0.0, nesterov_,
+                      /*maximize=*/false, /*is_first_step=*/false, std::nullopt, flag(found_inf));
+    }
+  }
+  std::vector<torch::Tensor> state() const override {
+    std::vector<torch::Tensor> out;
+    for (const auto& b : buffers_) out.insert(out.end(), b.begin(), b.end());
+    return out;
+  }
+
+ private:
+  double momentum_;
+  bool nesterov_;
+  std::vector<std::vector<torch::Tensor>> buffers_;
+};
+
+class AdamW final : public Optimizer {
+ public:
+  AdamW(std::vector<ParamGroup> groups, double beta1, double beta2, double eps)
+      : Optimizer(std::move(groups)), beta1_(beta1), beta2_(beta2), eps_(eps) {
+    for (const auto& g : groups_) {
+      exp_avg_.push_back(zerosLike(g.params));
+      exp_avg_sq_.push_back(zerosLike(g.params));
+      std::vector<torch::Tensor> steps;
+      for (const auto& p : g.params)
+        steps.push_back(torch::zeros({}, p.options().dtype(torch::kFloat)));
+      steps_.push_back(std::move(steps));
+    }
+  }
+  void step(double lr, const torch::Tensor& found_inf) override {
+    torch::NoGradGuard no_grad;
+    for (size_t i = 0; i < groups_.size(); ++i) {
+      // The step count advances first (bias correction uses it) and is taken back when skipped,
+      // as torch.optim.AdamW(fused=True) does under a GradScaler.
+      at::_foreach_add_(steps_[i], 1.0);
+      at::_fused_adamw_(groups_[i].params, groupGrads(groups_[i]), exp_avg_[i], exp_avg_sq_[i],
+                        /*max_exp_avg_sqs=*/{}, steps_[i], lr, beta1_, beta2_,
+                        groups_[i].weight_decay, eps_, /*amsgrad=*/false, /*maximize=*/false,
+                        std::nullopt, flag(found_inf));
+      if (found_inf.defined()) {
+        at::_foreach_sub_(steps_[i], std::vector<torch::Tensor>(steps_[i].size(), found_inf));
+      }
+    }
+  }
+  std::vector<torch::Tensor> state() const override {
+    std::vector<torch::Tensor> out;
+    for (const auto* list : {&exp_avg_, &exp_avg_sq_, &steps_}) {
+      for (const auto& l : *list) out.insert(out.end(), l.begin(), l.end());
+    }
+    return out;
+  }
+
+ private:
+  double beta1_, beta2_, eps_;
+  std::vector<std::vector<torch::Tensor>> exp_avg_, exp_avg_sq_, steps_;
+};
+
+}  // namespace
+
+std::vector<ParamGroup> parameterGroups(const std::vector<torch::nn::Module*>& modules,
+                                        const OptimOptions& opt,
+                                        const std::vector<torch::Tensor>& never_decay) {
+  ParamGroup decay{{}, opt.weight_decay}, exempt{{}, 0.0};
+  auto exempted = [&](const torch::Tensor& t) {
+    for (const auto& n : never_decay) {
+      if (n.is_same(t)) return true;
+    }
+    return false;
+  };
+  for (torch::nn::Module* root : modules) {
+    for (const auto& item : root->named_modules()) {
+      const torch::nn::Module& m = *item.value();
+      for (const auto& p : m.named_parameters(/*recurse=*/false)) {
+        if (!p.value().requires_grad()) continue;  // frozen (iresnet's embedding BN scale)
+        const bool bn_or_bias = isBatchNorm(m) || p.key() == "bias";
+        const bool no_decay = exempted(p.value()) || (opt.no_decay_bn_bias && bn_or_bias);
+        (no_decay ? exempt : decay).params.push_back(p.value());
+      }
+    }
+  }
+  std::vector<ParamGroup> out;
+  for (auto* g : {&decay, &exempt}) {
+    if (!g->params.empty()) out.push_back(std::move(*g));
+  }
+  return out;
+}
+
+GradientCheck checkGradients(const std::vector<torch::Tensor>& grads, double clip_norm,
+                             const torch::Tensor& loss) {
   torch::NoGradGuard no_grad;
-  std::vector<torch::Tensor> params, grads;
-  params.reserve(params_.size());
-  grads.reserve(params_.size());
-  for (auto& p : params_) {
-    if (!p.grad().defined()) continue;
-    params.push_back(p);
+  GradientCheck c;
+  c.norm = torch::stack(at::_foreach_norm(grads, 2)).to(torch::kFloat).norm();
+  torch::Tensor bad = c.norm.isfinite().logical_not();
+  if (loss.defined()) bad = bad.logical_or(loss.detach().isfinite().logical_not());
+  c.found_inf = bad.to(torch::kFloat);
+  if (clip_norm > 0) {
+    at::_foreach_mul_(grads, (clip_norm / (c.norm + 1e-6)).clamp_max(1.0));
+  }
+  return c;
+}
+
+Optimizer::Optimizer(std::vector<ParamGroup> groups) : groups_(std::move(groups)) {
+  for (const auto& g : groups_) {
+    for (const auto& p : g.params) {
+      if (p.device() != g.params[0].device() || p.scalar_type() != g.params[0].scalar_type()) {
+        throw std::invalid_argument("optimizer: a parameter group mixes devices or dtypes");
+      }
+    }
+  }
+}
+
+std::vector<torch::Tensor> Optimizer::groupGrads(const ParamGroup& g) const {
+  std::vector<torch::Tensor> grads;
+  grads.reserve(g.params.size());
+  for (const auto& p : g.params) {
+    if (!p.grad().defined()) {
+      // The fused kernels take whole lists; a parameter that skipped backward cannot be updated.
+      throw std::logic_error("optimizer: a parameter of shape " + c10::str(p.sizes()) +
+                             " received no gradient (unused in forward?)");
+    }
     grads.push_back(p.grad());
   }
-  if (params.empty()) return;
-  if (params.size() != params_.size()) {
-    // Buffers are kept in parameter order; a parameter that skipped backward would misalign them.
-    throw std::logic_error("ForeachSgd: " + std::to_string(params_.size() - params.size()) +
-                           " parameters received no gradient (unused in forward?)");
-  }
-  if (weight_decay_ != 0) grads = at::_foreach_add(grads, params, weight_decay_);
-  if (momentum_ != 0) {
-    if (buffers_.empty()) {
-      buffers_.reserve(grads.size());
-      for (auto& g : grads) buffers_.push_back(g.clone());
-    } else {
-      at::_foreach_mul_(buffers_, momentum_);
-      at::_foreach_add_(buffers_, grads);
-    }
-    if (nesterov_) {
-      grads = at::_foreach_add(grads, buffers_, momentum_);
-    } else {
-      grads = buffers_;
-    }
-  }
-  at::_foreach_add_(params, grads, -lr);
+  return grads;
 }
 
-void ForeachSgd::zeroGrad() {
-  for (auto& p : params_) {
-    if (p.grad().defined()) p.mutable_grad() = torch::Tensor();
+std::vector<torch::Tensor> Optimizer::grads() const {
+  std::vector<torch::Tensor> out;
+  for (const auto& g : groups_) {
+    auto gg = groupGrads(g);
+    out.insert(out.end(), gg.begin(), gg.end());
   }
+  return out;
+}
+
+std::vector<torch::Tensor> Optimizer::params() const {
+  std::vector<torch::Tensor> out;
+  for (const auto& g : groups_) out.insert(out.end(), g.params.begin(), g.params.end());
+  return out;
+}
+
+void Optimizer::zeroGrad() {
+  for (auto& g : groups_) {
+    for (auto& p : g.params) {
+      if (p.grad().defined()) p.mutable_grad() = torch::Tensor();
+    }
+  }
+}
+
+std::unique_ptr<Optimizer> makeOptimizer(const OptimOptions& opt, std::vector<ParamGroup> groups) {
+  if (opt.type == "sgd")
+    return std::make_unique<Sgd>(std::move(groups), opt.momentum, opt.nesterov);
+  if (opt.type == "adamw") {
+    if (opt.betas.size() != 2) throw std::invalid_argument("optim.betas needs two values");
+    return std::make_unique<AdamW>(std::move(groups), opt.betas[0], opt.betas[1], opt.eps);
+  }
+  throw std::invalid_argument("unknown optim.type '" + opt.type + "' (available: sgd, adamw)");
 }
 
 }  // namespace l2face::trainer

@@ -1,35 +1,68 @@
-// Multi-tensor SGD (momentum, weight decay, Nesterov) and the learning-rate schedule.
+// Multi-tensor SGD and AdamW with a device-side skip flag, parameter groups, gradient checks.
 #pragma once
 
 #include <torch/torch.h>
 
+#include <memory>
 #include <vector>
 
 #include "l2face/trainer/options.h"
 
 namespace l2face::trainer {
 
-// Learning rate at a 0-based step: linear warm-up, then constant | cosine | step decay.
-double learningRate(const OptimOptions& opt, int64_t step);
-
-// SGD with PyTorch's semantics (dampening 0; momentum buffer = grad on the first step), updating
-// all parameters with a handful of _foreach kernels instead of a per-parameter loop.
-// Not thread-safe; one owner.
-class ForeachSgd {
- public:
-  ForeachSgd(std::vector<torch::Tensor> params, double momentum, double weight_decay,
-             bool nesterov);
-  void step(double lr);
-  void zeroGrad();
-  // Momentum buffers, one per parameter (empty until the first step).
-  std::vector<torch::Tensor>& momentumBuffers() { return buffers_; }
-  const std::vector<torch::Tensor>& params() const { return params_; }
-
- private:
-  std::vector<torch::Tensor> params_;
-  std::vector<torch::Tensor> buffers_;
-  double momentum_, weight_decay_;
-  bool nesterov_;
+// Parameters that share a weight decay.
+struct ParamGroup {
+  std::vector<torch::Tensor> params;
+  double weight_decay = 0;
 };
+
+// The trainable (requires_grad) parameters of `modules`, in module order, as up to two groups:
+// decayed with opt.weight_decay, and exempt: BatchNorm parameters and every parameter named
+// "bias" when opt.no_decay_bn_bias, and the tensors in `never_decay` (a learned α: decay would
+// pull the radius towards 0). Empty groups are left out.
+std::vector<ParamGroup> parameterGroups(const std::vector<torch::nn::Module*>& modules,
+                                        const OptimOptions& opt,
+                                        const std::vector<torch::Tensor>& never_decay = {});
+
+// Global L2 norm of the gradients and the step's skip flag, both 0-d fp32 on the device; nothing
+// is read by the host. found_inf is 1 when the norm or `loss` (optional) is NaN/Inf.
+struct GradientCheck {
+  torch::Tensor norm;
+  torch::Tensor found_inf;
+};
+// With clip_norm > 0 the gradients are also scaled in place by min(1, clip_norm/(norm + 1e-6)).
+// grads: _foreach_norm / _foreach_mul_ over all of them, one multi-tensor launch each.
+GradientCheck checkGradients(const std::vector<torch::Tensor>& grads, double clip_norm,
+                             const torch::Tensor& loss = {});
+
+// SGD (PyTorch semantics: dampening 0, L2 weight decay added to the gradient, optional Nesterov)
+// or AdamW (decoupled weight decay, bias-corrected moments), each group updated by one
+// multi-tensor kernel (at::_fused_sgd_ / at::_fused_adamw_, the horizontally fused form of the
+// _foreach path). Those kernels take found_inf on the device and leave parameters and state
+// untouched when it is set; a _foreach chain cannot (NaN·0 is NaN), and a per-tensor where() would
+// be one launch per parameter. Not thread-safe; one owner.
+class Optimizer {
+ public:
+  virtual ~Optimizer() = default;
+  // Updates every parameter from its .grad with learning rate lr, unless found_inf (a 0-d float
+  // tensor on the parameters' device; undefined = never skip) is 1. Throws std::logic_error when a
+  // parameter has no gradient (unused in forward).
+  virtual void step(double lr, const torch::Tensor& found_inf = {}) = 0;
+  // Checkpointed state in a fixed order (momentum buffers; or moments and step counts).
+  virtual std::vector<torch::Tensor> state() const = 0;
+  void zeroGrad();
+  // Gradients of all parameters in group order (handles to .grad, so in-place ops reach them).
+  std::vector<torch::Tensor> grads() const;
+  std::vector<torch::Tensor> params() const;
+
+ protected:
+  explicit Optimizer(std::vector<ParamGroup> groups);
+  std::vector<torch::Tensor> groupGrads(const ParamGroup& g) const;
+  std::vector<ParamGroup> groups_;
+};
+
+// opt.type sgd | adamw; throws std::invalid_argument otherwise or for a group mixing devices or
+// dtypes (the fused kernels need one of each).
+std::unique_ptr<Optimizer> makeOptimizer(const OptimOptions& opt, std::vector<ParamGroup> groups);
 
 }  // namespace l2face::trainer

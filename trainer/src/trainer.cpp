@@ -1,13 +1,17 @@
-// The training loop: loader -> backbone -> head -> cross-entropy -> multi-tensor SGD, checkpoints.
+// The training loop: loader -> backbone -> head -> cross-entropy -> multi-tensor optimizer step,
+// with gradient accumulation, device-side skipping of non-finite steps, and checkpoints.
 #include "l2face/trainer/trainer.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <thread>
 
 #include "backbone.h"
+#include "data_parallel.h"
 #include "head.h"
 #include "input.h"
 #include "l2face/checkpoint/store.h"
@@ -19,6 +23,10 @@
 #include "model_state.h"
 #include "optimizer.h"
 #include "periodic_eval.h"
+#include "precision.h"
+#include "run_metrics.h"
+#include "schedule.h"
+#include "step_counters.h"
 
 namespace fs = std::filesystem;
 
@@ -37,18 +45,43 @@ struct Model {
 };
 
 void saveCheckpoint(const TrainerOptions& opt, const comm::RunContext& ctx, Model& m,
-                    ForeachSgd& sgd, const ModelGeometry& geo, int64_t step,
+                    const Optimizer& optimizer, const ModelGeometry& geo, int64_t step,
                     const data::Cursor& cursor, TrainSummary& summary) {
   if (!ctx.isLeader()) return;  // replicated state is written once
+  // Skipped steps keep NaN out of the parameters, but BatchNorm statistics or a diverging run
+  // can still go non-finite: such weights must never become the checkpoint a resume trusts.
+  if (!allFinite(*m.backbone) || !allFinite(*m.head)) {
+    throw TrainError("refusing to save the checkpoint of step " + std::to_string(step) + " in " +
+                     opt.run.dir + ": the model holds NaN/Inf values (diverged training; " +
+                     "lower optim.lr or set optim.clip_grad_norm)");
+  }
   checkpoint::CheckpointWriter w(opt.run.dir, step, ctx.world_size);
   saveModule(*m.backbone, w.path("backbone.pt"));
   saveModule(*m.head, w.path("head.pt"));
-  saveTensors(sgd.momentumBuffers(), w.path("optimizer.pt"));
+  saveTensors(optimizer.state(), w.path("optimizer.pt"));
   nlohmann::json meta = geometryJson(geo);
   meta["cursor"] = {{"epoch", cursor.epoch}, {"step", cursor.step}};
   meta["config_digest"] = opt.config_digest;
   meta["alpha"] = m.head->alpha();
   summary.checkpoint = w.commit(meta, opt.checkpoint.keep_last).string();
+}
+
+void reportAlpha(const TrainerOptions& opt, const Model& m, int64_t num_classes,
+                 TrainSummary& summary) {
+  if (num_classes <= 2 || (opt.head.type != "l2_softmax" && !m.head->normalised())) return;
+  summary.alpha_low = alphaLowerBound(num_classes, opt.head.p);
+  const char* name = m.head->normalised() ? "scale s" : "alpha";
+  std::cerr << "[l2face] " << name << " = " << summary.alpha
+            << " (lower bound alpha_low = " << summary.alpha_low << " for C = " << num_classes
+            << ", p = " << opt.head.p
+            << (opt.head.alpha_auto && !m.head->normalised() ? ", chosen automatically" : "")
+            << (m.head->alphaLearnable() ? ", learnable" : "") << ")\n";
+  if (!opt.head.alpha_auto && summary.alpha < summary.alpha_low) {
+    std::cerr << "[l2face] warning: " << (m.head->normalised() ? "head.scale " : "head.alpha ")
+              << summary.alpha << " is below the paper's lower bound " << summary.alpha_low
+              << "; training may be slow to converge"
+              << (m.head->normalised() ? "\n" : " (head.alpha: auto uses the bound)\n");
+  }
 }
 
 }  // namespace
@@ -58,22 +91,27 @@ TrainSummary train(const TrainerOptions& opt, comm::Communicator& comm,
   const int world = comm.size();
   if (opt.data.train.empty()) throw TrainError("data.train is empty: name an ImageFolder root");
   if (opt.optim.max_steps < 1) throw TrainError("optim.max_steps must be >= 1");
+  if (opt.optim.accumulate_steps < 1) throw TrainError("optim.accumulate_steps must be >= 1");
   int threads = opt.run.threads;
   if (threads <= 0) {
-    threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) /
-                              std::max(1, ctx.local_size));
+    threads = std::max(
+        1, static_cast<int>(std::thread::hardware_concurrency()) / std::max(1, ctx.local_size));
   }
   torch::set_num_threads(threads);
   torch::manual_seed(opt.run.seed);
   const torch::Device device = resolveDevice(opt.run.device);
+  const bool bf16 = resolvePrecision(opt.run.precision, device) == "bf16";
+  const bool channels_last = device.is_cuda() && opt.run.channels_last;
 
-  auto dataset = std::make_shared<data::ImageFolderDataset>(opt.data.train);
+  std::shared_ptr<const data::Dataset> dataset = data::openDataset(opt.data.train);
   const int64_t num_classes = dataset->numClasses();
   if (ctx.isLeader()) {
     fs::create_directories(opt.run.dir);
-    dataset->writeClassMap((fs::path(opt.run.dir) / "classes.tsv").string());
+    data::writeClassMap(*dataset, (fs::path(opt.run.dir) / "classes.tsv").string());
   }
+  RunMetrics metrics(opt, ctx);
   const int64_t global_batch = int64_t{opt.data.batch_size} * world;
+  const int accumulate = opt.optim.accumulate_steps;
   data::Sampler sampler(dataset->size(), global_batch, opt.run.seed, ctx.rank, world);
   data::Loader loader(dataset, sampler, opt.data, opt.run.seed, data::Cursor{0, 0}, /*train=*/true);
 
@@ -83,6 +121,7 @@ TrainSummary train(const TrainerOptions& opt, comm::Communicator& comm,
   m.head = Head(opt.head, opt.model.embedding_dim, num_classes);
   m.backbone->to(device);
   m.head->to(device);
+  if (channels_last) toChannelsLast(*m.backbone);
   m.backbone->train();
   m.head->train();
 
@@ -93,23 +132,28 @@ TrainSummary train(const TrainerOptions& opt, comm::Communicator& comm,
   summary.alpha = m.head->alpha();
   summary.parameters = parameterCount(*m.backbone);
   summary.device = device.str();
-  if (opt.head.type == "l2_softmax" && num_classes > 2) {
-    summary.alpha_low = alphaLowerBound(num_classes, opt.head.p);
-    if (ctx.isLeader()) {
-      std::cerr << "[l2face] alpha = " << summary.alpha << " (lower bound alpha_low = "
-                << summary.alpha_low << " for C = " << num_classes << ", p = " << opt.head.p
-                << (opt.head.alpha_auto ? ", chosen automatically" : "") << ")\n";
-      if (!opt.head.alpha_auto && summary.alpha < summary.alpha_low) {
-        std::cerr << "[l2face] warning: head.alpha " << summary.alpha
-                  << " is below the paper's lower bound " << summary.alpha_low
-                  << "; training may be slow to converge (head.alpha: auto uses the bound)\n";
-      }
-    }
-  }
+  summary.precision = bf16 ? "bf16" : "fp32";
+  if (ctx.isLeader()) reportAlpha(opt, m, num_classes, summary);
 
-  std::vector<torch::Tensor> params = m.backbone->parameters();
-  for (auto& p : m.head->parameters()) params.push_back(p);
-  ForeachSgd sgd(params, opt.optim.momentum, opt.optim.weight_decay, opt.optim.nesterov);
+  std::vector<torch::Tensor> never_decay;
+  if (m.head->alphaLearnable()) never_decay.push_back(m.head->alphaTensor());
+  auto optimizer = makeOptimizer(
+      opt.optim, parameterGroups({m.backbone.get(), m.head.get()}, opt.optim, never_decay));
+
+  // Data parallel: every rank starts from rank 0's weights; gradients are averaged in buckets
+  // while backward runs. BatchNorm statistics stay per rank (as in PyTorch DDP without SyncBN).
+  std::unique_ptr<DataParallel> dp;
+  if (world > 1) {
+    std::vector<torch::Tensor> params, buffers;
+    for (auto* mod : std::initializer_list<torch::nn::Module*>{m.backbone.get(), m.head.get()}) {
+      for (auto& p : mod->parameters()) {
+        if (p.requires_grad()) params.push_back(p);
+      }
+      for (auto& b : mod->buffers()) buffers.push_back(b);
+    }
+    dp = std::make_unique<DataParallel>(comm, params, comm::gradSyncOptions(opt.comm));
+    dp->broadcastFromRank0(buffers);
+  }
 
   std::unique_ptr<PeriodicEval> periodic_eval;
   if (ctx.isLeader() && opt.eval.every_steps > 0) {
@@ -118,46 +162,96 @@ TrainSummary train(const TrainerOptions& opt, comm::Communicator& comm,
   std::unique_ptr<monitoring::ProgressLine> progress;
   if (ctx.isLeader()) progress = std::make_unique<monitoring::ProgressLine>(stderr);
   const int log_every = std::max(1, opt.monitoring.log_every);
-  torch::Tensor window_loss = torch::zeros({}, torch::TensorOptions().device(device));
-  torch::Tensor window_correct = torch::zeros({}, torch::TensorOptions().device(device).dtype(torch::kLong));
-  int64_t window_steps = 0;
+  StepCounters counters(device);
+  int64_t window_steps = 0, window_start = 0, skipped_reported = 0;
   data::Cursor cursor;
+  torch::Tensor grad_norm;
+
+  // The one place that reads a batch's pixels (their buffer type belongs to the data module).
+  auto inputOf = [&](const data::Batch& b) {
+    return toInput(b.pixels.data(), b.batch_size, b.height, b.width, device, channels_last);
+  };
 
   const auto t0 = Clock::now();
   for (int64_t step = 0; step < opt.optim.max_steps; ++step) {
-    std::shared_ptr<data::Batch> batch = loader.next();
-    cursor = data::Cursor{batch->epoch, batch->step + 1};
-    torch::Tensor x = toInput(batch->pixels.data(), batch->batch_size, batch->height, batch->width, device);
-    torch::Tensor y = torch::from_blob(batch->labels.data(), {batch->batch_size}, torch::kLong).to(device);
-
     const double lr = learningRate(opt.optim, step);
-    torch::Tensor logits = m.head->forward(m.backbone->forward(x));
-    torch::Tensor loss = torch::nn::functional::cross_entropy(logits, y);
-    sgd.zeroGrad();
-    loss.backward();
-    sgd.step(lr);
-
-    // Accumulate on the device; the host reads them only at a logging boundary.
-    window_loss += loss.detach();
-    window_correct += logits.detach().argmax(1).eq(y).sum();
+    const bool poisoned =
+        std::find(opt.inject_nan_loss_steps.begin(), opt.inject_nan_loss_steps.end(), step) !=
+        opt.inject_nan_loss_steps.end();
+    optimizer->zeroGrad();
+    torch::Tensor step_loss = torch::zeros({}, torch::TensorOptions().device(device));
+    torch::Tensor correct =
+        torch::zeros({}, torch::TensorOptions().device(device).dtype(torch::kLong));
+    int64_t epoch = 0;
+    for (int micro = 0; micro < accumulate; ++micro) {
+      if (dp) dp->setSync(micro == accumulate - 1);
+      const auto wait0 = Clock::now();
+      std::shared_ptr<data::Batch> batch = loader.next();
+      metrics.dataWait(secondsSince(wait0));
+      cursor = data::Cursor{batch->epoch, batch->step + 1};
+      epoch = batch->epoch;
+      torch::Tensor x = inputOf(*batch);
+      torch::Tensor y =
+          torch::from_blob(batch->labels.data(), {batch->batch_size}, torch::kLong).to(device);
+      torch::Tensor embeddings;
+      {
+        AutocastGuard autocast(device, bf16);
+        embeddings = m.backbone->forward(x);
+      }
+      HeadOutput out = m.head->forward(embeddings, y);  // fp32 head, logits and softmax
+      torch::Tensor loss = torch::nn::functional::cross_entropy(out.logits, y);
+      if (poisoned) loss = loss * std::nan("");
+      (accumulate > 1 ? loss / accumulate : loss).backward();
+      step_loss += loss.detach();
+      correct += out.scores.detach().argmax(1).eq(y).sum();
+    }
+    if (dp) dp->finish();
+    step_loss /= accumulate;
+    GradientCheck check = checkGradients(optimizer->grads(), opt.optim.clip_grad_norm, step_loss);
+    optimizer->step(lr, check.found_inf);
+    counters.add(step_loss, correct, check.found_inf);
+    grad_norm = check.norm;
     ++window_steps;
+
     const int64_t done = step + 1;
+    metrics.stepDone(int64_t{accumulate} * opt.data.batch_size);
     if (done % log_every == 0 || done == opt.optim.max_steps) {
-      summary.final_loss = window_loss.item<double>() / window_steps;
+      StepCounters::Window w = counters.snapshot(
+          m.head->alphaLearnable() ? m.head->alphaTensor() : torch::Tensor(), grad_norm);
+      summary.final_loss = w.finite_steps > 0 ? w.loss_sum / w.finite_steps : std::nan("");
       summary.train_accuracy =
-          static_cast<double>(window_correct.item<int64_t>()) / (window_steps * batch->batch_size);
-      window_loss.zero_();
-      window_correct.zero_();
+          w.correct / static_cast<double>(window_steps * accumulate * opt.data.batch_size);
+      summary.skipped_steps = w.skipped_total;
+      if (m.head->alphaLearnable()) summary.alpha = w.alpha;
+      if (w.longest_run >= opt.optim.max_nan_steps) {
+        progress.reset();
+        throw TrainError("optim.max_nan_steps: " + std::to_string(w.longest_run) +
+                         " consecutive steps had a non-finite loss or gradient (within steps " +
+                         std::to_string(window_start + 1) + "-" + std::to_string(done) + ", " +
+                         std::to_string(w.skipped_total) + " skipped in all); parameters are " +
+                         "unchanged since the last finite step. Lower optim.lr, set " +
+                         "optim.clip_grad_norm, or check the data");
+      }
+      if (ctx.isLeader() && w.skipped_total > skipped_reported) {
+        progress.reset();
+        std::cerr << "[l2face] warning: " << (w.skipped_total - skipped_reported)
+                  << " step(s) with a non-finite loss or gradient skipped in steps "
+                  << window_start + 1 << "-" << done << " (" << w.skipped_total << " in all)\n";
+        skipped_reported = w.skipped_total;
+        progress = std::make_unique<monitoring::ProgressLine>(stderr);
+      }
+      metrics.window(summary, epoch, lr, loader.stats(), dp ? dp->stats() : comm::GradSyncStats{});
       window_steps = 0;
+      window_start = done;
       if (progress) {
         monitoring::ProgressSnapshot s;
         s.step = done;
         s.total_steps = opt.optim.max_steps;
-        s.epoch = batch->epoch;
+        s.epoch = epoch;
         s.loss = summary.final_loss;
         s.accuracy = summary.train_accuracy;
         s.elapsed_seconds = secondsSince(t0);
-        s.images_per_second = done * global_batch / s.elapsed_seconds;
+        s.images_per_second = done * accumulate * global_batch / s.elapsed_seconds;
         s.lr = lr;
         s.alpha = summary.alpha;
         progress->update(s);
@@ -172,21 +266,25 @@ TrainSummary train(const TrainerOptions& opt, comm::Communicator& comm,
           << eval::reportJson(r);
       summary.eval_step = done;
       summary.eval_accuracy = r.metrics.accuracy_mean;
+      metrics.evaluation(r);
       progress = std::make_unique<monitoring::ProgressLine>(stderr);
     }
     if (opt.checkpoint.every_steps > 0 && done % opt.checkpoint.every_steps == 0 &&
         done != opt.optim.max_steps) {
-      saveCheckpoint(opt, ctx, m, sgd, geo, done, cursor, summary);
+      metrics.checkpoint([&] { saveCheckpoint(opt, ctx, m, *optimizer, geo, done, cursor, summary); },
+                         summary.checkpoint);
     }
   }
   summary.seconds = secondsSince(t0);
   summary.steps = opt.optim.max_steps;
-  summary.images_per_second = summary.steps * global_batch / summary.seconds;
+  summary.images_per_second = summary.steps * accumulate * global_batch / summary.seconds;
   data::LoaderStats ls = loader.stats();
   summary.data_wait_fraction = ls.wait_seconds / summary.seconds;
   summary.decode_errors = ls.decode_errors;
   progress.reset();
-  saveCheckpoint(opt, ctx, m, sgd, geo, summary.steps, cursor, summary);
+  metrics.checkpoint(
+      [&] { saveCheckpoint(opt, ctx, m, *optimizer, geo, summary.steps, cursor, summary); },
+      summary.checkpoint);
   return summary;
 }
 
@@ -204,7 +302,9 @@ std::string summaryJson(const TrainSummary& s) {
                       {"num_images", s.num_images},
                       {"decode_errors", s.decode_errors},
                       {"backbone_parameters", s.parameters},
+                      {"skipped_steps", s.skipped_steps},
                       {"device", s.device},
+                      {"precision", s.precision},
                       {"checkpoint", s.checkpoint}};
   if (s.eval_step >= 0) {
     j["eval"] = {{"step", s.eval_step}, {"accuracy", s.eval_accuracy}};

@@ -30,7 +30,7 @@ TEST(ConfigErrors, UnknownSection) {
             "t.yaml:1: unknown section 'dta' (did you mean 'data'?)");
   EXPECT_EQ(errorOf("\n\nzzzzzzzz: {}\n"),
             "t.yaml:3: unknown section 'zzzzzzzz' (sections: run, data, model, head, classifier, "
-            "optim, checkpoint, monitoring, eval)");
+            "optim, checkpoint, comm, monitoring, eval)");
 }
 
 TEST(ConfigErrors, WrongType) {
@@ -74,7 +74,8 @@ TEST(ConfigErrors, InvalidChoiceListsTheChoices) {
   EXPECT_EQ(errorOf("run:\n  device: gpu\n"),
             "t.yaml:2: run.device: must be one of auto, cpu, cuda, got 'gpu'");
   EXPECT_EQ(errorOf("optim:\n  schedule: linear\n"),
-            "t.yaml:2: optim.schedule: must be one of constant, cosine, step, got 'linear'");
+            "t.yaml:2: optim.schedule: must be one of constant, cosine, step, polynomial, got "
+            "'linear'");
 }
 
 TEST(ConfigErrors, StructureErrors) {
@@ -131,6 +132,13 @@ TEST(ConfigErrors, CrossKeyChecksBlameTheLaterSetting) {
   EXPECT_EQ(errorOf("data:\n  image_size: 100\n"),
             "t.yaml:2: model.backbone tiny needs data.image_size divisible by 16, got 100");
   EXPECT_EQ(errorOf("optim:\n  schedule: step\n  milestones: [10]\n"), "(no error)");
+  EXPECT_EQ(errorOf("optim:\n  betas: [0.9]\n"),
+            "t.yaml:2: optim.betas needs two values [beta1, beta2], got 1");
+  EXPECT_EQ(errorOf("model:\n  backbone: iresnet50\n  norm: none\n"),
+            "t.yaml:3: model.norm none is available for the tiny and face_resnet backbones only, "
+            "not iresnet50");
+  EXPECT_EQ(errorOf("run:\n  device: cpu\n  precision: bf16\n"),
+            "t.yaml:3: run.precision bf16 needs CUDA; on run.device cpu use fp32 (or auto)");
 }
 
 TEST(ConfigErrors, MissingFileAndDirectory) {

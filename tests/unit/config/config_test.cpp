@@ -18,37 +18,73 @@ const std::vector<std::pair<std::string, std::string>> kNonDefault = {
     {"run.seed", "18446744073709551615"},
     {"run.device", "cpu"},
     {"run.threads", "3"},
+    {"run.precision", "fp32"},
+    {"run.channels_last", "false"},
     {"data.train", "/data/faces/train"},
     {"data.batch_size", "32"},
     {"data.workers", "5"},
     {"data.prefetch", "2"},
     {"data.image_size", "96"},
     {"data.flip_p", "0.25"},
-    {"model.backbone", "tiny"},  // the only backbone so far
+    {"data.random_resized_crop", "0.5"},
+    {"data.crop_scale_min", "0.7"},
+    {"data.crop_ratio_max", "1.2"},
+    {"data.brightness", "0.2"},
+    {"data.contrast", "0.3"},
+    {"data.saturation", "0.4"},
+    {"data.grayscale_p", "0.1"},
+    {"data.blur_p", "0.15"},
+    {"data.erase_p", "0.05"},
+    {"data.max_bad_fraction", "0.002"},
+    {"model.backbone", "face_resnet"},  // takes norm none and any side >= 48
     {"model.embedding_dim", "256"},
     {"model.norm", "none"},
     {"model.width", "16"},
+    {"model.dropout", "0.2"},
     {"head.type", "softmax"},
     {"head.alpha", "32.5"},
+    {"head.alpha_learnable", "true"},
     {"head.p", "0.99"},
     {"head.bias", "false"},
+    {"head.scale", "32"},
+    {"head.margin", "0.35"},
     {"classifier.parallel", "replicated"},  // the only placement so far
+    {"optim.type", "adamw"},
     {"optim.lr", "0.05"},
     {"optim.momentum", "0.85"},
     {"optim.weight_decay", "1e-4"},
     {"optim.nesterov", "true"},
+    {"optim.betas", "[0.8, 0.99]"},
+    {"optim.eps", "1e-6"},
+    {"optim.no_decay_bn_bias", "true"},
     {"optim.max_steps", "5000"},
     {"optim.warmup_steps", "100"},
     {"optim.schedule", "step"},
     {"optim.milestones", "[2000, 4000]"},
     {"optim.gamma", "0.5"},
+    {"optim.power", "1.5"},
+    {"optim.accumulate_steps", "4"},
+    {"optim.clip_grad_norm", "5"},
+    {"optim.max_nan_steps", "3"},
     {"checkpoint.every_steps", "250"},
     {"checkpoint.keep_last", "0"},
+    {"comm.backend", "mpi"},
+    {"comm.timeout_seconds", "30"},
+    {"comm.bucket_cap_mb", "4"},
+    {"comm.first_bucket_mb", "0.5"},
+    {"monitoring.serve", "false"},
     {"monitoring.port", "9500"},
+    {"monitoring.port_fallback", "false"},
+    {"monitoring.job", "exp7"},
+    {"monitoring.targets_dir", "/srv/targets"},
     {"monitoring.bind", "0.0.0.0"},
     {"monitoring.log_every", "5"},
     {"eval.pairs", "/data/lfw/pairs.txt"},
     {"eval.images", "/data/lfw"},
+    {"eval.bins", "/data/lfw.bin,/data/cfp_fp.bin"},
+    {"eval.templates", "/data/ijbc/templates.csv"},
+    {"eval.template_pairs", "/data/ijbc/template_pairs.csv"},
+    {"eval.media_pool", "true"},
     {"eval.flip", "false"},
     {"eval.batch_size", "64"},
     {"eval.folds", "5"},
@@ -77,7 +113,7 @@ TEST(Config, DefaultsComeFromTheOptionStructs) {
   EXPECT_EQ(c.run.dir, "runs/default");
   EXPECT_DOUBLE_EQ(c.head.alpha, 16.0);
   EXPECT_FALSE(c.head.alpha_auto);
-  EXPECT_EQ(c.eval.far, (std::vector<double>{1e-3, 1e-2}));
+  EXPECT_EQ(c.eval.far, (std::vector<double>{1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1}));
   EXPECT_EQ(loadConfig("", {}), Config{});
   EXPECT_EQ(loadConfigFromString("# only a comment\n", "c.yaml", {}), Config{});
   EXPECT_EQ(loadConfigFromString("data:\n# all keys commented out\n", "c.yaml", {}), Config{});
@@ -96,38 +132,64 @@ TEST(Config, EveryKeyParsesFromYaml) {
   EXPECT_EQ(c.run.seed, 18446744073709551615ull);
   EXPECT_EQ(c.run.device, "cpu");
   EXPECT_EQ(c.run.threads, 3);
+  EXPECT_EQ(c.run.precision, "fp32");
+  EXPECT_FALSE(c.run.channels_last);
   EXPECT_EQ(c.data.train, "/data/faces/train");
   EXPECT_EQ(c.data.batch_size, 32);
   EXPECT_EQ(c.data.workers, 5);
   EXPECT_EQ(c.data.prefetch, 2);
   EXPECT_EQ(c.data.image_size, 96);
   EXPECT_DOUBLE_EQ(c.data.flip_p, 0.25);
-  EXPECT_EQ(c.model.backbone, "tiny");
+  EXPECT_EQ(c.model.backbone, "face_resnet");
   EXPECT_EQ(c.model.embedding_dim, 256);
   EXPECT_EQ(c.model.norm, "none");
   EXPECT_EQ(c.model.width, 16);
+  EXPECT_DOUBLE_EQ(c.model.dropout, 0.2);
   EXPECT_EQ(c.head.type, "softmax");
   EXPECT_DOUBLE_EQ(c.head.alpha, 32.5);
   EXPECT_FALSE(c.head.alpha_auto);
+  EXPECT_TRUE(c.head.alpha_learnable);
   EXPECT_DOUBLE_EQ(c.head.p, 0.99);
   EXPECT_FALSE(c.head.bias);
+  EXPECT_DOUBLE_EQ(c.head.scale, 32.0);
+  EXPECT_DOUBLE_EQ(c.head.margin, 0.35);
   EXPECT_EQ(c.classifier.parallel, "replicated");
+  EXPECT_EQ(c.optim.type, "adamw");
   EXPECT_DOUBLE_EQ(c.optim.lr, 0.05);
   EXPECT_DOUBLE_EQ(c.optim.momentum, 0.85);
   EXPECT_DOUBLE_EQ(c.optim.weight_decay, 1e-4);
   EXPECT_TRUE(c.optim.nesterov);
+  EXPECT_EQ(c.optim.betas, (std::vector<double>{0.8, 0.99}));
+  EXPECT_DOUBLE_EQ(c.optim.eps, 1e-6);
+  EXPECT_TRUE(c.optim.no_decay_bn_bias);
   EXPECT_EQ(c.optim.max_steps, 5000);
   EXPECT_EQ(c.optim.warmup_steps, 100);
   EXPECT_EQ(c.optim.schedule, "step");
   EXPECT_EQ(c.optim.milestones, (std::vector<int64_t>{2000, 4000}));
   EXPECT_DOUBLE_EQ(c.optim.gamma, 0.5);
+  EXPECT_DOUBLE_EQ(c.optim.power, 1.5);
+  EXPECT_EQ(c.optim.accumulate_steps, 4);
+  EXPECT_DOUBLE_EQ(c.optim.clip_grad_norm, 5.0);
+  EXPECT_EQ(c.optim.max_nan_steps, 3);
   EXPECT_EQ(c.checkpoint.every_steps, 250);
   EXPECT_EQ(c.checkpoint.keep_last, 0);
+  EXPECT_EQ(c.comm.backend, "mpi");
+  EXPECT_EQ(c.comm.timeout_seconds, 30);
+  EXPECT_EQ(c.comm.bucket_cap_mb, 4);
+  EXPECT_EQ(c.comm.first_bucket_mb, 0.5);
   EXPECT_EQ(c.monitoring.port, 9500);
+  EXPECT_FALSE(c.monitoring.serve);
+  EXPECT_FALSE(c.monitoring.port_fallback);
+  EXPECT_EQ(c.monitoring.job, "exp7");
+  EXPECT_EQ(c.monitoring.targets_dir, "/srv/targets");
   EXPECT_EQ(c.monitoring.bind, "0.0.0.0");
   EXPECT_EQ(c.monitoring.log_every, 5);
   EXPECT_EQ(c.eval.pairs, "/data/lfw/pairs.txt");
   EXPECT_EQ(c.eval.images, "/data/lfw");
+  EXPECT_EQ(c.eval.bins, "/data/lfw.bin,/data/cfp_fp.bin");
+  EXPECT_EQ(c.eval.templates, "/data/ijbc/templates.csv");
+  EXPECT_EQ(c.eval.template_pairs, "/data/ijbc/template_pairs.csv");
+  EXPECT_TRUE(c.eval.media_pool);
   EXPECT_FALSE(c.eval.flip);
   EXPECT_EQ(c.eval.batch_size, 64);
   EXPECT_EQ(c.eval.folds, 5);
@@ -135,7 +197,7 @@ TEST(Config, EveryKeyParsesFromYaml) {
   EXPECT_EQ(c.eval.every_steps, 1000);
   const Config defaults;
   for (const auto& k : detail::keyTable()) {
-    if (k.name() == "model.backbone" || k.name() == "classifier.parallel") continue;
+    if (k.name() == "classifier.parallel") continue;
     EXPECT_NE(k.get(c), k.get(defaults)) << k.name() << " was not changed by the test YAML";
   }
 }
@@ -205,6 +267,7 @@ TEST(Config, KeyTableMapsEveryOptionsField) {
   EXPECT_EQ(keys["checkpoint"], fieldCount<checkpoint::CheckpointOptions>());
   EXPECT_EQ(keys["monitoring"], fieldCount<monitoring::MonitoringOptions>());
   EXPECT_EQ(keys["eval"], fieldCount<eval::EvalOptions>());
+  EXPECT_EQ(keys["comm"], fieldCount<CommConfig>());
   EXPECT_EQ(keys.size(), detail::sectionTable().size());
 }
 
@@ -258,7 +321,7 @@ TEST(Config, DigestFollowsTheChosenSectionsOnly) {
   EXPECT_EQ(d, configDigest(Config{}, {"model", "head", "classifier"}));  // deterministic
   EXPECT_EQ(d, configDigest(base, {"classifier", "head", "model"}));      // order-free
   // Pinned: checkpoints store it, so a change here breaks resuming older runs.
-  EXPECT_EQ(d, "01624f1d252dab70");
+  EXPECT_EQ(d, "c6cf0080a1621347");
 
   Config model = base;
   model.model.embedding_dim = 256;

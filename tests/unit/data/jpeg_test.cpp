@@ -111,6 +111,20 @@ TEST(Unit, FlipHorizontalMirrorsRows) {
         ASSERT_EQ(rgb[(y * 5 + x) * 3 + c], original[(y * 5 + (4 - x)) * 3 + c]);
   flipHorizontal(rgb.data(), 5, 3, 3);
   EXPECT_EQ(rgb, original);
+  // Every width, through the vector path for RGB rows of 6+ pixels, and other channel counts.
+  for (int channels : {1, 3, 4}) {
+    for (int w : {1, 2, 6, 7, 10, 11, 16, 17, 112, 113}) {
+      std::vector<uint8_t> img(static_cast<size_t>(w) * 4 * channels);
+      for (size_t k = 0; k < img.size(); ++k) img[k] = static_cast<uint8_t>(k * 31 + 7);
+      auto flipped = img;
+      flipHorizontal(flipped.data(), w, 4, channels);
+      for (int y = 0; y < 4; ++y)
+        for (int x = 0; x < w; ++x)
+          for (int c = 0; c < channels; ++c)
+            ASSERT_EQ(flipped[(y * w + x) * channels + c], img[(y * w + (w - 1 - x)) * channels + c])
+                << "width " << w << " channels " << channels;
+    }
+  }
 }
 
 }  // namespace

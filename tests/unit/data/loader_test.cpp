@@ -10,41 +10,13 @@
 #include "l2face/data/image_ops.h"
 #include "l2face/data/jpeg.h"
 #include "l2face/data/loader.h"
+#include "test_datasets.h"
 #include "test_util.h"
 
 namespace l2face::data {
 namespace {
 
-// In-memory dataset of distinct 40x40 JPEGs; label = index % classes. Hooks make reads slow or
-// failing for tests of shutdown and error propagation.
-class MemoryDataset : public Dataset {
- public:
-  MemoryDataset(size_t n, int classes) : classes_(classes) {
-    for (int c = 0; c < classes; ++c) names_.push_back("class" + std::to_string(c));
-    for (size_t i = 0; i < n; ++i) {
-      const auto rgb = test::smoothImage(40, 40, static_cast<int>(i));
-      images_.push_back(encodeJpeg(rgb.data(), 40, 40, 90));
-    }
-  }
-  size_t size() const override { return images_.size(); }
-  int numClasses() const override { return classes_; }
-  int label(size_t i) const override { return static_cast<int>(i % classes_); }
-  void read(size_t i, std::vector<uint8_t>& bytes) const override {
-    if (sleep_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms));
-    if (static_cast<int64_t>(i) == fail_index) throw std::runtime_error("disk on fire");
-    bytes = images_[i];
-  }
-  std::string describe(size_t i) const override { return "mem://" + std::to_string(i); }
-  const std::vector<std::string>& classNames() const override { return names_; }
-
-  std::vector<std::vector<uint8_t>> images_;
-  int sleep_ms = 0;
-  int64_t fail_index = -1;
-
- private:
-  int classes_;
-  std::vector<std::string> names_;
-};
+using test::MemoryDataset;
 
 DataOptions options(int workers, int prefetch = 3) {
   DataOptions o;
@@ -152,7 +124,9 @@ TEST(Unit, LoaderReplacesCorruptSampleWithNextValidOne) {
   ds->images_[5].resize(ds->images_[5].size() / 3);  // truncated
   ds->images_[6] = {1, 2, 3, 4};                      // garbage
   const Sampler sampler(12, 12, 2, 0, 1);             // one batch holds every sample
-  Loader loader(ds, sampler, options(2), 4, {}, false);
+  DataOptions tolerant = options(2);
+  tolerant.max_bad_fraction = 0.2;  // 2 of 12 are bad
+  Loader loader(ds, sampler, tolerant, 4, {}, false);
   const auto b = loader.next();
   ASSERT_EQ(b->batch_size, 12);
   ASSERT_EQ(b->pixels.size(), 12u * 32 * 32 * 3);
@@ -171,6 +145,7 @@ TEST(Unit, LoaderReplacesCorruptSampleWithNextValidOne) {
   // 5 fails; 6 fails (as itself and while repairing 5). Batches of later epochs may already be
   // in the making and add to the count.
   EXPECT_GE(loader.stats().decode_errors, 3);
+  EXPECT_EQ(loader.stats().bad_samples, 2);
 }
 
 TEST(Unit, LoaderDestructionWithFullQueueIsPrompt) {

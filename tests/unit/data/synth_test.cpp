@@ -7,8 +7,10 @@
 #include <set>
 #include <sstream>
 
+#include "l2face/data/dataset.h"
 #include "l2face/data/errors.h"
 #include "l2face/data/jpeg.h"
+#include "l2face/data/recordio.h"
 #include "l2face/data/synth.h"
 #include "l2face/data/synth_params.h"
 #include "l2face/data/synth_render.h"
@@ -145,6 +147,101 @@ TEST(Unit, SynthPairsFollowTheLfwLayout) {
   }
 }
 
+// Rows of a CSV file without its header, split into fields.
+std::vector<std::vector<std::string>> csvRows(const fs::path& p, const std::string& header) {
+  const auto lines = split(test::readText(p), '\n');
+  EXPECT_FALSE(lines.empty());
+  if (lines.empty()) return {};
+  EXPECT_EQ(lines[0], header);
+  std::vector<std::vector<std::string>> rows;
+  for (size_t i = 1; i < lines.size(); ++i) rows.push_back(split(lines[i], ','));
+  return rows;
+}
+
+TEST(Unit, SynthWritesTemplatesFromDisjointImageSubsets) {
+  TempDir dir;
+  SynthOptions o = smallOptions(dir.path());
+  o.eval_images_per_identity = 7;
+  o.templates_per_subject = 3;
+  const SynthReport r = synthesizeCorpus(o);
+  const fs::path eval = dir.path() / "eval";
+  const auto rows = csvRows(eval / "templates.csv", "template_id,subject_id,image,media_id");
+  ASSERT_EQ(rows.size(), 6u * 7);  // every eval image in exactly one template
+  EXPECT_EQ(r.templates, 6 * 3);
+  std::map<int, int> subject_of_template, size_of_template;
+  std::map<int, std::set<int>> templates_of_media;
+  std::set<std::string> images;
+  for (const auto& f : rows) {
+    ASSERT_EQ(f.size(), 4u);
+    const int t = std::stoi(f[0]), subject = std::stoi(f[1]), media = std::stoi(f[3]);
+    char name[16];
+    std::snprintf(name, sizeof name, "ev_%06d", subject);
+    EXPECT_EQ(f[2].substr(0, 10), std::string(name) + "/") << "image of another subject";
+    EXPECT_TRUE(fs::is_regular_file(eval / f[2])) << f[2];
+    EXPECT_TRUE(images.insert(f[2]).second) << f[2] << " in two templates";
+    if (subject_of_template.count(t)) EXPECT_EQ(subject_of_template[t], subject);
+    subject_of_template[t] = subject;
+    ++size_of_template[t];
+    templates_of_media[media].insert(t);
+  }
+  for (const auto& [t, n] : size_of_template) {
+    EXPECT_GE(n, 2) << "template " << t;  // 7 images / 3 templates: 2 or 3 each
+    EXPECT_LE(n, 3);
+  }
+  for (const auto& [m, ts] : templates_of_media) EXPECT_EQ(ts.size(), 1u) << "media " << m;
+  EXPECT_LT(templates_of_media.size(), rows.size());  // some media hold several photos
+
+  const auto pairs = csvRows(eval / "template_pairs.csv", "template_a,template_b,label");
+  ASSERT_EQ(pairs.size(), static_cast<size_t>(r.template_pairs));
+  int genuine = 0, impostor = 0;
+  std::set<std::pair<int, int>> distinct;
+  for (const auto& f : pairs) {
+    ASSERT_EQ(f.size(), 3u);
+    const int a = std::stoi(f[0]), b = std::stoi(f[1]);
+    EXPECT_LT(a, b);
+    EXPECT_TRUE(distinct.insert({a, b}).second);
+    const bool same = subject_of_template.at(a) == subject_of_template.at(b);
+    EXPECT_EQ(f[2], same ? "1" : "0");
+    (same ? genuine : impostor)++;
+  }
+  EXPECT_EQ(genuine, 6 * 3);  // every two of a subject's 3 templates
+  EXPECT_EQ(impostor, genuine);
+}
+
+TEST(Unit, SynthRecordFormatHoldsTheSameImages) {
+  TempDir dir;
+  SynthOptions o = smallOptions(dir.path() / "folder");
+  synthesizeCorpus(o);
+  o.out = (dir.path() / "rec").string();
+  o.format = "rec";
+  o.threads = 1;
+  synthesizeCorpus(o);
+  const fs::path rec = dir.path() / "rec";
+  EXPECT_FALSE(fs::exists(rec / "train"));
+  EXPECT_EQ(test::readText(rec / "property"), "5,32,32\n");
+  const ImageFolderDataset folder((dir.path() / "folder" / "train").string());
+  const auto records = openDataset(rec.string());
+  ASSERT_EQ(records->size(), folder.size());
+  EXPECT_EQ(records->numClasses(), folder.numClasses());
+  std::vector<uint8_t> a, b;
+  for (size_t i = 0; i < folder.size(); ++i) {
+    EXPECT_EQ(records->readSample(i, a), folder.readSample(i, b));
+    EXPECT_EQ(a, b) << "image " << i;
+  }
+  // Evaluation files are the same in both formats; quality.csv names record keys.
+  for (const char* f : {"eval/pairs.txt", "eval/templates.csv", "eval/template_pairs.csv"}) {
+    EXPECT_EQ(test::readText(rec / f), test::readText(dir.path() / "folder" / f)) << f;
+  }
+  const auto quality = split(test::readText(rec / "quality.csv"), '\n');
+  EXPECT_EQ(split(quality[1], ',')[1], "train.rec#1");
+  EXPECT_EQ(split(quality[15], ',')[1], "train.rec#15");
+  // A later run in the same directory (format folder) replaces the records.
+  o.format = "folder";
+  synthesizeCorpus(o);
+  EXPECT_FALSE(fs::exists(rec / "train.rec"));
+  EXPECT_TRUE(fs::is_directory(rec / "train"));
+}
+
 TEST(Unit, SynthReducesPairsWhenFoldsAreTooSmall) {
   TempDir dir;
   SynthOptions o = smallOptions(dir.path());
@@ -167,7 +264,7 @@ TEST(Unit, SynthOutputIsIndependentOfThreadsAndFollowsTheSeed) {
   auto one = allFiles(dir.path() / "one"), two = allFiles(dir.path() / "two");
   one.erase("meta.json");  // records threads and seconds
   two.erase("meta.json");
-  ASSERT_EQ(one.size(), 15u + 18u + 2u);
+  ASSERT_EQ(one.size(), 15u + 18u + 4u);  // images, pairs, templates, template pairs, quality
   EXPECT_TRUE(one == two) << "output depends on the thread count";
 
   o.out = (dir.path() / "other").string();
@@ -255,6 +352,8 @@ TEST(Unit, SynthValidatesOptions) {
   bad([](SynthOptions& o) { o.eval_images_per_identity = 1; });
   bad([](SynthOptions& o) { o.folds = 0; });
   bad([](SynthOptions& o) { o.out.clear(); });
+  bad([](SynthOptions& o) { o.format = "tfrecord"; });
+  bad([](SynthOptions& o) { o.templates_per_subject = 0; });
   EXPECT_FALSE(fs::exists(dir.path() / "x"));  // nothing written on invalid options
 }
 

@@ -46,6 +46,20 @@ TEST(Metrics, KFoldOrdersByFoldIdWhateverTheIds) {
   EXPECT_DOUBLE_EQ(results[1].accuracy, 0.75);
 }
 
+TEST(Metrics, ContiguousFoldsCutLikeSklearnKFold) {
+  // KFold(10) on 25: fold sizes 3,3,3,3,3,2,2,2,2,2 in order.
+  const auto f = contiguousFolds(25, 10);
+  const std::vector<int> expected = {0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4,
+                                     4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9};
+  EXPECT_EQ(f, expected);
+  // LFW's 6000 pairs: 600 per fold, fold = i / 600.
+  const auto lfw = contiguousFolds(6000, 10);
+  for (int i = 0; i < 6000; i += 599) EXPECT_EQ(lfw[i], i / 600) << i;
+  EXPECT_EQ(contiguousFolds(3, 10), (std::vector<int>{0, 1, 2}));
+  EXPECT_TRUE(contiguousFolds(0, 10).empty());
+  expectEvalError([] { contiguousFolds(5, 0); }, {"k must be >= 1"});
+}
+
 TEST(Metrics, SingleFoldTrainsOnItself) {
   // All eight sorted: 0.1- 0.2- 0.4- 0.5+ 0.6- 0.7+ 0.8+ 0.9+; correct counts per candidate:
   // 4 5 6 7(0.45) 6 7(0.65) 6 5 4 -> smallest of the best: 0.45, accuracy 7/8.

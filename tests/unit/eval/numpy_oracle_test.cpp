@@ -14,25 +14,12 @@
 namespace l2face::eval {
 namespace {
 
-// Runs `command`, returns (exit status, stdout).
-std::pair<int, std::string> runCommand(const std::string& command) {
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return {-1, ""};
-  std::string output;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) output.append(buf, n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
+using testing::runCommand;
 
 TEST(NumpyOracle, MetricsAgreeWithNumpyOnRandomTiedScores) {
-  const std::string python = std::string(L2FACE_SOURCE_DIR) + "/.venv/bin/python";
+  const std::string python = testing::numpyPython();
   const std::string script = std::string(L2FACE_SOURCE_DIR) + "/tests/unit/eval/metrics_oracle.py";
-  if (!std::filesystem::exists(python)) GTEST_SKIP() << "no " << python;
-  if (runCommand("'" + python + "' -c 'import numpy' 2>/dev/null").first != 0) {
-    GTEST_SKIP() << "numpy missing in " << python;
-  }
+  if (python.empty()) GTEST_SKIP() << "no .venv Python with numpy";
 
   // 1200 pairs, a third positive, scores on a 0.01 grid (ties within and across classes),
   // fold ids scattered (not contiguous, not 0-based).

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "l2face/eval/metrics.h"
+#include "l2face/eval/verification.h"
 #include "test_util.h"
 
 namespace l2face::eval {
@@ -21,6 +22,21 @@ TEST(ScoresCsv, ParsesWithAndWithoutHeader) {
   writeFile(path, "0,0.5\n1,0.9");  // no header, no final newline
   const std::vector<std::pair<int, double>> expected2 = {{0, 0.5}, {1, 0.9}};
   EXPECT_EQ(readScoresCsv(path), expected2);
+}
+
+TEST(ScoresCsv, WrittenScoresReadBackExactly) {
+  TempDir dir;
+  const std::string path = dir.file("out.csv");
+  const std::vector<double> scores = {0.1, -1.0 / 3.0, 0.7071067811865476, 1e-300};
+  const std::vector<int> labels = {1, 0, 1, 0};
+  writeScoresCsv(path, scores, labels);
+  const auto rows = readScoresCsv(path);
+  ASSERT_EQ(rows.size(), scores.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(rows[i].first, labels[i]);
+    EXPECT_EQ(rows[i].second, scores[i]);  // bit-exact: %.17g round-trips doubles
+  }
+  expectEvalError([&] { writeScoresCsv(path, {0.5}, {}); }, {"1 scores but 0 labels"});
 }
 
 TEST(ScoresCsv, ErrorsNameFileAndLine) {

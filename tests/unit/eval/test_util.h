@@ -2,12 +2,15 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
 #include <string>
+#include <utility>
 
 #include "l2face/eval/errors.h"
 
@@ -40,6 +43,31 @@ inline void writeFile(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);
   out << text;
   ASSERT_TRUE(out.good()) << path;
+}
+
+// Runs `command` through the shell; returns (exit status, stdout).
+inline std::pair<int, std::string> runCommand(const std::string& command) {
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return {-1, ""};
+  std::string output;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) output.append(buf, n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+// The project's Python with numpy, or "" (tests that need it skip).
+inline std::string numpyPython() {
+  const std::string python = std::string(L2FACE_SOURCE_DIR) + "/.venv/bin/python";
+  if (!std::filesystem::exists(python)) return "";
+  if (runCommand("'" + python + "' -c 'import numpy' 2>/dev/null").first != 0) return "";
+  return python;
+}
+
+inline std::string readFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 // Expects `fn` to throw EvalError whose message contains every one of `parts`.

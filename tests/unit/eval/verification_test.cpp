@@ -130,6 +130,7 @@ TEST(Verification, BadEmbedderOutputOrArgumentsThrow) {
 VerificationReport smallReport() {
   VerificationReport r;
   r.name = "lfw";
+  r.protocol = "pairs";
   r.pairs = 6;
   r.embedding_dim = 4;
   r.seconds = 1.5;
@@ -161,6 +162,12 @@ TEST(Verification, ReportJsonHasDocumentedFields) {
   EXPECT_NEAR(j.at("eer").get<double>(), 1.0 / 3.0, 1e-12);
   EXPECT_NEAR(j.at("auc").get<double>(), 7.0 / 9.0, 1e-12);
   EXPECT_EQ(j.at("embedding_dim"), 4);
+  EXPECT_EQ(j.at("protocol"), "pairs");
+  // The plotted ROC: here the whole curve (6 distinct scores -> 7 points), as in rocCurve.
+  const auto roc = rocCurve(r.scores, r.labels);
+  ASSERT_EQ(j.at("roc").at("far").size(), roc.size());
+  EXPECT_DOUBLE_EQ(j["roc"]["tar"][3].get<double>(), roc[3].tar);
+  EXPECT_DOUBLE_EQ(j["roc"]["threshold"][3].get<double>(), roc[3].threshold);
   EXPECT_DOUBLE_EQ(j.at("seconds").get<double>(), 1.5);
 }
 
@@ -174,9 +181,90 @@ TEST(Verification, ReportTableShowsPercentages) {
   EXPECT_NE(table.find("TAR@FAR=0.5"), std::string::npos) << table;
   EXPECT_NE(table.find("100.000%  (threshold 0.3000)"), std::string::npos) << table;
   EXPECT_NE(table.find("50.000% ± 16.667%"), std::string::npos) << table;  // folds: 2/3, 1/3
-  EXPECT_NE(table.find("n/a"), std::string::npos) << table;
+  // FAR 0.1 needs 10 negatives: not a row of its own, one line saying so.
+  EXPECT_EQ(table.find("TAR@FAR=0.1"), std::string::npos) << table;
+  EXPECT_NE(table.find("TAR not measurable with 3 negatives at FAR 0.1 (needs >= 10)"),
+            std::string::npos)
+      << table;
   EXPECT_NE(table.find("33.333%"), std::string::npos) << table;  // EER
   EXPECT_NE(table.find("0.77778"), std::string::npos) << table;  // AUC
+}
+
+// A .bin-like set of 10 pairs per fold over 10 folds; image bytes "id<k>" name the identity.
+BinSet syntheticBin() {
+  BinSet set;
+  set.path = "/data/lfw.bin";
+  set.name = "lfw";
+  for (int p = 0; p < 100; ++p) {
+    const int id = p % kIdentities;
+    const bool same = p % 2 == 0;
+    const int other = same ? id : (id + 1 + p % 3) % kIdentities;
+    for (int k : {id, other}) {
+      const std::string text = "id" + std::to_string(k);
+      set.images.push_back(std::make_shared<const std::vector<uint8_t>>(text.begin(), text.end()));
+    }
+    set.same.push_back(same);
+  }
+  return set;
+}
+
+TEST(Verification, RunBinEmbedsEachDistinctImageOnceAndSplitsTenFolds) {
+  const BinSet set = syntheticBin();
+  std::vector<std::string> names;
+  std::vector<size_t> calls;
+  auto embed = [&](const std::vector<EncodedImage>& images, std::vector<float>& out) {
+    calls.push_back(images.size());
+    for (const auto& image : images) {
+      names.push_back(image.name);
+      const int id = std::stoi(std::string(image.bytes->begin() + 2, image.bytes->end()));
+      for (int k = 0; k < kIdentities; ++k) out.push_back(k == id ? 2.f : 0.01f * k);
+    }
+  };
+  const auto r = runBin(set, embed, kIdentities, 64, {0.1}, 10, "lfw");
+  EXPECT_EQ(r.protocol, "bin");
+  EXPECT_EQ(r.pairs, 100);
+  EXPECT_DOUBLE_EQ(r.metrics.accuracy_mean, 1.0);
+  ASSERT_EQ(r.metrics.folds.size(), 10u);  // insightface's 10 consecutive folds
+  // 8 distinct contents ("id0".."id7"), each embedded once, named by its first appearance.
+  EXPECT_EQ(calls, (std::vector<size_t>{kIdentities}));
+  ASSERT_EQ(names.size(), static_cast<size_t>(kIdentities));
+  EXPECT_EQ(names[0], "/data/lfw.bin images[0] (pair 0)");  // id0
+  EXPECT_EQ(names[1], "/data/lfw.bin images[2] (pair 1)");  // id1
+  EXPECT_EQ(names[2], "/data/lfw.bin images[3] (pair 1)");  // id3 (pair 1: id1 vs id3)
+  for (size_t i = 0; i < set.same.size(); ++i) EXPECT_EQ(r.labels[i], set.same[i] ? 1 : 0);
+  EXPECT_NEAR(r.scores[0], 1.0, 1e-6);
+  // Batches of 3: 3, 3, 2.
+  calls.clear();
+  names.clear();
+  const auto small = runBin(set, embed, kIdentities, 3, {0.1}, 10, "lfw");
+  EXPECT_EQ(calls, (std::vector<size_t>{3, 3, 2}));
+  EXPECT_EQ(small.scores, r.scores);
+
+  auto zero = [](const std::vector<EncodedImage>& images, std::vector<float>& out) {
+    for (const auto& image : images) {
+      const bool broken = image.name.find("images[3]") != std::string::npos;
+      for (int k = 0; k < kIdentities; ++k) out.push_back(broken ? 0.f : 1.f);
+    }
+  };
+  expectEvalError([&] { runBin(set, zero, kIdentities, 64, {}, 10, "lfw"); },
+                  {"runBin(lfw)", "images[3] (pair 1) is all zeros"});
+  expectEvalError([&] { runBin(BinSet{}, embed, kIdentities, 64, {}, 10, "x"); }, {"no pairs"});
+}
+
+TEST(Verification, ReportFromScoresUsesContiguousFolds) {
+  std::vector<double> s;
+  std::vector<int> l;
+  for (int i = 0; i < 25; ++i) {
+    s.push_back(i % 2 ? 0.8 : 0.2);
+    l.push_back(i % 2);
+  }
+  const auto r = reportFromScores(s, l, 10, {0.5}, "scores.csv");
+  EXPECT_EQ(r.protocol, "scores");
+  EXPECT_EQ(r.pairs, 25);
+  EXPECT_EQ(r.embedding_dim, 0);
+  EXPECT_EQ(r.metrics.folds.size(), 10u);
+  EXPECT_DOUBLE_EQ(r.metrics.accuracy_mean, 1.0);
+  EXPECT_EQ(r.scores, s);
 }
 
 TEST(Verification, RocCsvMatchesRocCurve) {

@@ -1,8 +1,10 @@
-// Datasets of labelled encoded images: the Dataset interface, ImageFolderDataset and statistics.
+// Datasets of labelled encoded images: the Dataset interface, ImageFolderDataset, openDataset
+// (any supported format from a spec string) and statistics.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -25,6 +27,10 @@ class Dataset {
   virtual std::string describe(size_t i) const = 0;
   // Class names indexed by label.
   virtual const std::vector<std::string>& classNames() const = 0;
+  // read(i, bytes) and label(i) in one call, for formats that store the label with the image
+  // (one read instead of two). The label is checked against [0, numClasses()): DataError naming
+  // describe(i) otherwise.
+  virtual int readSample(size_t i, std::vector<uint8_t>& bytes) const;
 };
 
 // The "ImageFolder" layout: root/<class>/<image>.jpg. Classes are the sub-directories of root in
@@ -62,6 +68,19 @@ class ImageFolderDataset : public Dataset {
   std::vector<int> labels_;
   int empty_classes_skipped_ = 0;
 };
+
+// Opens a training set described by `spec`:
+//   - a directory holding train.rec and train.idx (the insightface layout)  -> RecordIODataset
+//   - any other directory                                                   -> ImageFolderDataset
+//   - a .rec file, a comma-separated list of them, or a glob such as
+//     /data/wf42m/train_*.rec (items may be mixed)                          -> RecordIODataset
+// Record shards are concatenated in sorted path order (duplicates removed), each with its .idx
+// beside it. Throws DataError naming the path or pattern that matched nothing / cannot be read.
+std::shared_ptr<Dataset> openDataset(const std::string& spec);
+
+// Writes one line per class, "label\tname", in label order (temp file + rename). Throws DataError
+// when the file cannot be written.
+void writeClassMap(const Dataset& dataset, const std::string& path);
 
 struct DatasetStats {
   int64_t images = 0;

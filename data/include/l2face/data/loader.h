@@ -1,29 +1,71 @@
-// Loader: multi-threaded, prefetching, deterministic batch producer (decode, resize, flip).
+// Loader: multi-threaded, prefetching, deterministic batch producer (read, decode, resize,
+// augment) with recyclable batch memory from a pluggable allocator.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
+#include <string>
 #include <thread>
+#include <unordered_set>
+#include <utility>
 #include <vector>
 
+#include "l2face/data/augment.h"
 #include "l2face/data/dataset.h"
 #include "l2face/data/options.h"
 #include "l2face/data/sampler.h"
 
 namespace l2face::data {
 
-class JpegDecoder;
-
 // Position in the sample stream: `step` counts global batches within `epoch`.
 struct Cursor {
   int64_t epoch = 0;
   int64_t step = 0;
 };
+
+// Contiguous uint8 memory owned through a shared_ptr, so that it can come from any allocator
+// (e.g. CUDA pinned host memory) and go back to the loader's pool when the last user drops it.
+// Not thread-safe for concurrent writes; sharing read-only is fine.
+class PixelBuffer {
+ public:
+  PixelBuffer() = default;
+  PixelBuffer(std::shared_ptr<uint8_t> storage, size_t size)
+      : storage_(std::move(storage)), size_(size) {}
+
+  uint8_t* data() { return storage_.get(); }
+  const uint8_t* data() const { return storage_.get(); }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  uint8_t* begin() { return data(); }
+  uint8_t* end() { return data() + size_; }
+  const uint8_t* begin() const { return data(); }
+  const uint8_t* end() const { return data() + size_; }
+  uint8_t& operator[](size_t i) { return data()[i]; }
+  const uint8_t& operator[](size_t i) const { return data()[i]; }
+  // The owning pointer (keep a copy alive while an asynchronous copy reads the memory).
+  const std::shared_ptr<uint8_t>& storage() const { return storage_; }
+
+ private:
+  std::shared_ptr<uint8_t> storage_;
+  size_t size_ = 0;
+};
+
+// Equal sizes and bytes.
+bool operator==(const PixelBuffer& a, const PixelBuffer& b);
+inline bool operator!=(const PixelBuffer& a, const PixelBuffer& b) { return !(a == b); }
+
+// Returns `bytes` bytes of writable memory that stays valid until the returned pointer's last copy
+// is destroyed (its deleter frees it), or nullptr on failure. Called from loader worker threads:
+// must be thread-safe. The loader recycles buffers, so this is called about window + (batches the
+// consumer holds) times per loader, not once per batch.
+using BatchAllocator = std::function<std::shared_ptr<uint8_t>(size_t bytes)>;
 
 // One rank's batch. pixels: uint8 RGB, NHWC, batch_size * height * width * 3 bytes. labels[j] is
 // the label of the image in slot j and indices[j] the dataset index it was decoded from (which
@@ -35,14 +77,26 @@ struct Batch {
   int batch_size = 0;
   int height = 0;
   int width = 0;
-  std::vector<uint8_t> pixels;
+  PixelBuffer pixels;
   std::vector<int64_t> labels;
   std::vector<size_t> indices;
 };
 
+// Thrown by next() after stop(): the loader was asked to end (e.g. on a signal), not a failure.
+class LoaderStopped : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class BufferPool;
+struct WorkerState;
+
 struct LoaderStats {
   int64_t batches = 0;        // returned by next() so far
-  int64_t decode_errors = 0;  // undecodable samples met (each was replaced)
+  int64_t batches_built = 0;  // finished by the workers so far (>= batches: prefetch)
+  int64_t samples_read = 0;   // read attempts, replacements included
+  int64_t decode_errors = 0;  // undecodable samples met (each was replaced; repeats counted)
+  int64_t bad_samples = 0;    // distinct undecodable samples met
   double wait_seconds = 0.0;  // total time next() blocked waiting for a batch
   int queue_depth = 0;        // batches ready and not yet taken, now
 };
@@ -54,32 +108,50 @@ struct LoaderStats {
 // Threads: `workers` threads (opt.workers, 0 = hardware concurrency, at least 1); batch k
 // (counted from `start`) is built entirely by worker k mod N. Back-pressure: only batches in the
 // window [taken, taken + max(opt.prefetch, N)) may be built or held, so at most that many batches
-// are in memory; the consumer receives them strictly in order.
+// are in memory besides those the consumer holds; the consumer receives them strictly in order.
 //
-// Per sample: read bytes, decode with TurboJPEG at opt.image_size (resize when the stored size
-// differs), and when `train`, flip horizontally with probability opt.flip_p using randomness
-// seeded by mixSeed(seed, epoch, sample index) only. An undecodable sample is counted, logged to
-// stderr (the first 5, with the path), and replaced by the next decodable index (i+1, i+2, ...
-// mod size) with that sample's own label, so shapes never change. Any other failure (e.g. a read
-// error) is stored in the worker and rethrown from next() as DataError naming the sample.
+// Per sample: read bytes (Dataset::readSample), decode with TurboJPEG at opt.image_size (resize
+// only when the stored size differs; with a random resized crop, decode at the stored size, crop,
+// resize), and when `train`, augment in uint8 (see augment.h) with randomness drawn from
+// (seed, epoch, sampler index) only.
 //
-// Thread-safety: next() and stats() must be called from one consumer thread; the destructor stops
-// and joins the workers promptly even when the queue is full, and never throws.
+// Bad input: an undecodable sample is counted, logged to stderr (the first 5, naming the path or
+// file+offset), and replaced by the next decodable index (i+1, i+2, ... mod size) with that
+// sample's own label, so shapes and label alignment never break. When the number of distinct
+// undecodable samples exceeds opt.max_bad_fraction * dataset size, the batch being built fails
+// with a DataError naming the count, the samples read and the last bad sample. Any other failure
+// (a read error, bad record framing, a label out of range) is stored in the worker and rethrown
+// from next() as DataError naming the sample (path, or file and offset).
+//
+// Memory: each batch's pixels come from a pool of buffers of one size; a buffer returns to the pool
+// when the last copy of its Batch (or of Batch::pixels.storage()) is dropped. New buffers come
+// from `allocator` (default: 64-byte-aligned heap memory), so the trainer can supply pinned memory.
+//
+// Thread-safety: next(), stats() and cursor() must be called from one consumer thread; stop() may
+// be called from any thread (it takes a mutex: not from a signal handler itself, but from the
+// thread that notices the signal flag). The destructor stops and joins the workers promptly even
+// when the queue is full or a worker is mid-batch, and never throws.
 class Loader {
  public:
   // The batch size is sampler.localBatch() (the caller builds the sampler from opt.batch_size).
   // Throws std::invalid_argument for a null dataset, a sampler built for a different dataset
   // size, image_size < 1, flip_p outside [0, 1]; std::out_of_range for a negative cursor. A
   // cursor step >= stepsPerEpoch() carries into the next epoch ({e, steps} == {e + 1, 0}).
+  // Also std::invalid_argument for probabilities outside [0, 1], negative jitter strengths,
+  // crop_scale_min outside (0, 1], crop_ratio_max < 1, max_bad_fraction outside [0, 1].
   Loader(std::shared_ptr<const Dataset> dataset, const Sampler& sampler, const DataOptions& opt,
-         uint64_t seed, Cursor start, bool train);
+         uint64_t seed, Cursor start, bool train, BatchAllocator allocator = nullptr);
   ~Loader();
   Loader(const Loader&) = delete;
   Loader& operator=(const Loader&) = delete;
 
   // Blocks until the next batch in order is ready. Rethrows a worker's failure (and keeps
-  // rethrowing it on later calls: the loader is then unusable).
+  // rethrowing it on later calls: the loader is then unusable). Throws LoaderStopped once stop()
+  // has been called, also when it was blocked waiting.
   std::shared_ptr<Batch> next();
+  // Asks the workers to finish and wakes a blocked next(), which throws LoaderStopped. Idempotent;
+  // returns without waiting for the workers (the destructor joins them).
+  void stop();
   LoaderStats stats() const;
   // Position of the batch the next call to next() returns (for checkpoints).
   Cursor cursor() const;
@@ -87,12 +159,15 @@ class Loader {
 
  private:
   Cursor positionOf(int64_t ordinal) const;
+  void validateOptions() const;
   void workerLoop(int worker);
-  std::shared_ptr<Batch> buildBatch(int64_t ordinal, JpegDecoder& decoder,
-                                    std::vector<uint8_t>& bytes);
-  size_t loadSample(size_t index, int64_t epoch, JpegDecoder& decoder,
-                    std::vector<uint8_t>& bytes, uint8_t* out);
-  void noteDecodeError(size_t index, const std::string& message);
+  std::shared_ptr<Batch> buildBatch(int64_t ordinal, WorkerState& state);
+  // Decodes (and augments) sample `index` or its replacement into out; returns the index used
+  // and its label.
+  std::pair<size_t, int> loadSample(size_t index, int64_t epoch, WorkerState& state, uint8_t* out);
+  void decodeInto(const AugmentPlan& plan, WorkerState& state, const std::string& what,
+                  uint8_t* out);
+  void noteDecodeError(size_t index, const std::string& what, const std::string& message);
 
   const std::shared_ptr<const Dataset> dataset_;
   const Sampler sampler_;
@@ -111,8 +186,14 @@ class Loader {
   std::exception_ptr failure_;  // sticky once next() has rethrown
   int64_t taken_ = 0;
   double wait_seconds_ = 0.0;
+  bool stop_requested_ = false;  // by stop(): next() throws LoaderStopped
   std::atomic<bool> stop_{false};
   std::atomic<int64_t> decode_errors_{0};
+  std::atomic<int64_t> samples_read_{0};
+  std::atomic<int64_t> batches_built_{0};
+  mutable std::mutex bad_mutex_;
+  std::unordered_set<size_t> bad_samples_;  // distinct undecodable indices (rare: a set)
+  std::shared_ptr<BufferPool> pool_;
   std::vector<std::thread> threads_;
 };
 

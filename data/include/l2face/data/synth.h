@@ -8,7 +8,8 @@ namespace l2face::data {
 
 // Generator version written to meta.json; bump when the rendering or sampling changes so old
 // corpora are recognisably different.
-constexpr int kSynthGeneratorVersion = 1;
+// 2: evaluation photos of one media share the session's lighting and scene; templates.
+constexpr int kSynthGeneratorVersion = 2;
 
 struct SynthOptions {
   std::string out;                   // output directory (see synthesizeCorpus)
@@ -24,46 +25,66 @@ struct SynthOptions {
                                      // (with a note) when the fold's identities allow fewer
   double difficulty = 1.0;           // scales pose / lighting / expression / occlusion /
                                      // degradation magnitudes; 0 = clean frontal photos
+  std::string format = "folder";     // training split: "folder" (ImageFolder) or "rec"
+                                     // (insightface RecordIO: train.rec, train.idx, property)
+  int templates_per_subject = 2;     // IJB-style templates per evaluation identity
 };
 
 struct SynthReport {
   int64_t train_images = 0;
   int64_t eval_images = 0;
   int64_t pairs = 0;  // lines in pairs.txt after the header (matched + mismatched, all folds)
+  int64_t templates = 0;
+  int64_t template_pairs = 0;  // genuine + impostor
   double seconds = 0.0;
 };
 
 // Writes a synthetic face corpus:
-//   out/train/id_NNNNNN/id_NNNNNN_NNNN.jpg   training identities (ImageFolder layout)
+//   out/train/id_NNNNNN/id_NNNNNN_NNNN.jpg   training identities (format "folder": ImageFolder)
+//   out/train.rec, train.idx, property       ... or (format "rec") the same images as insightface
+//                                            RecordIO (see FaceRecordWriter): key 1 + identity *
+//                                            images_per_identity + image, label = identity
 //   out/eval/ev_NNNNNN/ev_NNNNNN_NNNN.jpg    evaluation identities (LFW layout, disjoint people:
 //                                            drawn from a different seed stream)
 //   out/eval/pairs.txt                       LFW pairs.txt: "<folds>\t<n>", then per fold n
 //                                            matched "name\ti\tj" and n mismatched
 //                                            "name1\ti\tname2\tj" lines (1-based image numbers);
 //                                            a fold only uses its own identities
+//   out/eval/templates.csv                   template_id,subject_id,image,media_id (IJB-style;
+//                                            image relative to out/eval; ids 1-based integers,
+//                                            subject_id N = directory ev_N): each subject's images
+//                                            are split into templates_per_subject disjoint
+//                                            templates; a media groups 1-3 photos of one session
+//                                            (they share lighting and background)
+//   out/eval/template_pairs.csv              template_a,template_b,label: every two templates of
+//                                            a subject (1), then as many distinct pairs of
+//                                            templates of different subjects (0)
 //   out/quality.csv                          split,path,label,quality,yaw,roll,scale,
 //                                            illumination,occlusion,blur,jpeg_quality
 //   out/meta.json                            options, counts, notes, generator version
 // Names and image numbers are zero-padded so sorted order is id order (names and image numbers
-// are 1-based, like LFW); labels in quality.csv are 0-based identity indices within a split.
+// are 1-based, like LFW); labels in quality.csv are 0-based identity indices within a split. The
+// path column is relative to out; for format "rec" training rows name "train.rec#<key>".
 // quality.csv units: yaw and roll in degrees, scale relative to the canonical framing,
 // illumination = directional light strength in [0, 1], blur = effective blur in pixels of a
 // 112-px image (Gaussian sigma combined with down-sampling, see effectiveBlur).
 //
 // Determinism: every image is a function of (seed, split, identity, image) only, so the files
-// (images, pairs.txt, quality.csv) are byte-identical for any `threads` (on one platform: the
-// renderer uses libm, whose last bits may differ between C libraries). meta.json also records
-// run facts (threads, seconds).
+// (images, records, pairs, templates, quality.csv) are byte-identical for any `threads` (on one
+// platform: the renderer uses libm, whose last bits may differ between C libraries); the JPEG
+// bytes are the same in both formats. meta.json also records run facts (threads, seconds).
 //
 // Safety: `out` must be absent, empty, or hold a previous synthesizeCorpus output (a meta.json
-// with "generator": "l2face-synth" and nothing but train/, eval/, quality.csv, meta.json). A
-// previous output is deleted first, so corpora are never mixed; anything else -> DataError.
-// meta.json is written first with "complete": false and rewritten with true at the end, so an
-// interrupted run is recognisable and can be overwritten by the next run.
+// with "generator": "l2face-synth" and nothing but the files above). A previous output is deleted
+// first, so corpora are never mixed; anything else -> DataError. meta.json is written first with
+// "complete": false and rewritten with true at the end, so an interrupted run is recognisable and
+// can be overwritten by the next run.
 //
-// Multi-threaded over identities (one task per identity). Throws std::invalid_argument for bad
-// options (identities < 2, size < 16, folds < 1, fewer than 2 eval identities per fold, fewer
-// than 2 images per eval identity, ...) and DataError for filesystem failures.
+// Multi-threaded over identities (one task per identity), written in identity order through a
+// bounded reorder window, so memory does not grow with the corpus (100k identities are fine).
+// Throws std::invalid_argument for bad options (identities < 2, size < 16, folds < 1, fewer than
+// 2 eval identities per fold, fewer than 2 images per eval identity, format not folder/rec, ...)
+// and DataError for filesystem failures.
 SynthReport synthesizeCorpus(const SynthOptions& options);
 
 }  // namespace l2face::data

@@ -69,6 +69,13 @@ VerificationMetrics computeMetrics(const std::vector<double>& scores,
 // smallest candidate. Needs no positive or negative to be present, but at least one sample.
 double bestThreshold(const std::vector<double>& scores, const std::vector<int>& labels);
 
+// Fold ids for n samples kept in file order, cut into k contiguous blocks the way
+// sklearn.model_selection.KFold(n_splits=k, shuffle=False) cuts them (insightface's .bin
+// evaluation): the first n mod k folds hold floor(n/k) + 1 samples, the others floor(n/k).
+// With n < k only n folds exist. Used for .bin sets, plain pair lists, template pairs and score
+// files. Throws EvalError for k < 1 or n < 0.
+std::vector<int> contiguousFolds(int64_t n, int k);
+
 // The k-fold part of computeMetrics: one FoldResult per distinct fold id, ascending.
 std::vector<FoldResult> kFoldAccuracy(const std::vector<double>& scores,
                                       const std::vector<int>& labels,

@@ -24,9 +24,10 @@ struct Pair {
 //     followed by n mismatched lines `name1 i name2 j`. Image path:
 //     image_root/name/name_%04d.jpg. Pair::fold is the fold's position in the file (0..folds-1).
 // (b) Plain list: `path1 path2 label` per line, label 1/0 or same/diff, whitespace separated;
-//     relative paths are joined to image_root, absolute ones kept. Folds: pair i of N goes to
-//     fold i·plain_folds/N, i.e. contiguous blocks in file order, like LFW's own folds. A file
-//     sorted by label therefore gives one-class folds; shuffle such a list first.
+//     relative paths are joined to image_root, absolute ones kept. Folds: plain_folds
+//     contiguous blocks in file order (contiguousFolds: the first N mod plain_folds blocks one
+//     pair longer), like LFW's own folds. A file sorted by label therefore gives one-class folds;
+//     shuffle such a list first.
 //
 // image_root "" means the pairs file's folder. Blank lines are ignored; any other line that does
 // not parse, a pair count that disagrees with the header, or an image that does not exist throws

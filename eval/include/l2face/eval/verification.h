@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "l2face/eval/bin_set.h"
 #include "l2face/eval/metrics.h"
 #include "l2face/eval/pairs.h"
 
@@ -17,8 +18,20 @@ namespace l2face::eval {
 using Embedder =
     std::function<void(const std::vector<std::string>& paths, std::vector<float>& out)>;
 
+// An encoded image held in memory (a .bin record), with a name for messages such as
+// "lfw.bin images[17] (pair 8)": a decoder error should name it.
+struct EncodedImage {
+  const std::vector<uint8_t>* bytes = nullptr;
+  std::string name;
+};
+
+// As Embedder, for images given as encoded bytes (decoding is the embedder's business).
+using BytesEmbedder =
+    std::function<void(const std::vector<EncodedImage>& images, std::vector<float>& out)>;
+
 struct VerificationReport {
   std::string name;
+  std::string protocol;  // "pairs", "bin", "templates" or "scores" ("" = not said)
   VerificationMetrics metrics;
   int64_t pairs = 0;
   int embedding_dim = 0;
@@ -38,13 +51,41 @@ VerificationReport runPairs(const std::vector<Pair>& pairs, const Embedder& embe
                             int batch_size, const std::vector<double>& fars,
                             const std::string& name);
 
-// Pretty JSON: name, pairs, positives, negatives, accuracy_mean, accuracy_std,
+// Embeds the images of a .bin set in file order (batches of at most batch_size; byte-identical
+// images, which LFW-style sets hold many of, once: same bytes, same embedding), L2-normalises,
+// scores pair i by the cosine of images 2i and 2i+1, and computes the metrics over `folds`
+// contiguous folds (contiguousFolds: insightface's 10-fold split for folds = 10). Errors as
+// runPairs; the embedder's images are named "<set file> images[i] (pair p)".
+VerificationReport runBin(const BinSet& set, const BytesEmbedder& embed, int dim, int batch_size,
+                          const std::vector<double>& fars, int folds, const std::string& name);
+
+// The report of scores computed elsewhere (label 1 = same), metrics over `folds` contiguous
+// folds; embedding_dim 0.
+VerificationReport reportFromScores(std::vector<double> scores, std::vector<int> labels, int folds,
+                                    const std::vector<double>& fars, const std::string& name);
+
+// Pretty JSON: name, protocol, pairs, positives, negatives, accuracy_mean, accuracy_std,
 // folds [{threshold, accuracy}], tar_at_far [{far, tar, threshold}] (tar and threshold null when
-// not measurable), eer, eer_threshold, auc, embedding_dim, seconds. Rates are fractions in [0, 1].
+// not measurable), eer, eer_threshold, auc, embedding_dim, seconds, and roc {far, tar,
+// threshold}: the points of rocCurve that plotRoc keeps (at most a few hundred; the whole curve
+// goes to writeRocCsv), present when the report holds its scores. Rates are fractions in [0, 1].
 std::string reportJson(const VerificationReport& report);
 
-// A short aligned console table: accuracy mean ± std in %, TAR at each FAR, EER, AUC.
+// Several reports as one JSON document: {"reports": [reportJson, ...]}.
+std::string reportsJson(const std::vector<VerificationReport>& reports);
+
+// A short aligned console table: accuracy mean ± std in %, TAR at each measurable FAR, one line
+// for the FARs that need more negatives than the set has (and how many), EER, AUC.
 std::string reportTable(const VerificationReport& report);
+
+// Writes `text` to `path` atomically (temp file, fsync, rename), so a reader never sees half a
+// file. Throws EvalError naming the path.
+void writeTextFile(const std::string& path, const std::string& text);
+
+// Writes per-pair `label,score` CSV (the input of readScoresCsv / `l2face eval --scores`), in pair
+// order, scores printed exactly (%.17g), atomically.
+void writeScoresCsv(const std::string& path, const std::vector<double>& scores,
+                    const std::vector<int>& labels);
 
 // Writes the ROC (rocCurve) as CSV `far,tar,threshold`, atomically (temp file, then rename).
 void writeRocCsv(const std::string& path, const std::vector<double>& scores,

@@ -3,9 +3,11 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "l2face/checkpoint/options.h"
 #include "l2face/comm/communicator.h"
+#include "l2face/comm/options.h"
 #include "l2face/comm/run_context.h"
 #include "l2face/data/options.h"
 #include "l2face/eval/options.h"
@@ -28,32 +30,46 @@ struct TrainerOptions {
   OptimOptions optim;
   checkpoint::CheckpointOptions checkpoint;
   monitoring::MonitoringOptions monitoring;
-  eval::EvalOptions eval;     // eval.every_steps > 0: rank 0 evaluates eval.pairs during training
+  eval::EvalOptions eval;  // eval.every_steps > 0: rank 0 evaluates eval.pairs during training
+  comm::CommOptions comm;  // backend, timeouts and gradient buckets of data-parallel training
   std::string config_digest;  // recorded in checkpoints for compatibility checks
+  // Fault injection for tests: the loss of these 0-based optimizer steps is made NaN.
+  std::vector<int64_t> inject_nan_loss_steps;
 };
 
 struct TrainSummary {
   int64_t steps = 0;
-  double final_loss = 0;        // mean over the last logging window
-  double train_accuracy = 0;    // mean over the last logging window
-  double images_per_second = 0; // global (all ranks) over the whole loop
+  double final_loss = 0;         // mean over the last logging window
+  double train_accuracy = 0;     // mean over the last logging window
+  double images_per_second = 0;  // global (all ranks) over the whole loop
   double seconds = 0;
   double data_wait_fraction = 0;
   int world_size = 1;
-  double alpha = 0;             // the radius used (0 for the unconstrained softmax)
-  double alpha_low = 0;         // the paper's bound for num_classes and head.p
+  double alpha = 0;      // the radius at the end (learned α: its final value; normalised
+                         // heads: the scale s; 0 for the unconstrained softmax)
+  double alpha_low = 0;  // the paper's bound for num_classes and head.p
   int64_t num_classes = 0;
   int64_t num_images = 0;
   int64_t decode_errors = 0;
-  int64_t parameters = 0;       // backbone parameters
+  int64_t parameters = 0;     // backbone parameters
+  int64_t skipped_steps = 0;  // optimizer steps skipped for a non-finite loss or gradient
   std::string device;
-  std::string checkpoint;       // the final committed checkpoint directory
-  int64_t eval_step = -1;       // step of the last in-training evaluation (-1: none)
-  double eval_accuracy = 0;     // its k-fold verification accuracy
+  std::string precision;     // fp32 | bf16 (the backbone's autocast)
+  std::string checkpoint;    // the final committed checkpoint directory
+  int64_t eval_step = -1;    // step of the last in-training evaluation (-1: none)
+  double eval_accuracy = 0;  // its k-fold verification accuracy
 };
 
 // Trains on options.data.train and writes checkpoints under options.run.dir. Every rank calls it
-// with the same options; rank 0 reports progress. Throws TrainError / data / checkpoint errors.
+// with the same options; rank 0 reports progress. Throws TrainError / data / checkpoint errors,
+// std::invalid_argument for options the model cannot take.
+//
+// One optimizer step consumes optim.accumulate_steps batches. A step whose loss or gradient is
+// NaN/Inf is skipped on the device (parameters and optimizer state unchanged, no host sync) and
+// counted; optim.max_nan_steps consecutive skips abort the run with TrainError, detected at the
+// next logging boundary, so the abort can lag by up to monitoring.log_every steps. BatchNorm
+// running statistics are updated in the forward pass and are not protected by the skip; a
+// checkpoint is refused (TrainError) when any parameter or buffer is non-finite.
 TrainSummary train(const TrainerOptions& options, comm::Communicator& comm,
                    const comm::RunContext& ctx);
 

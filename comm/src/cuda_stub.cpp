@@ -1,0 +1,19 @@
+// The CUDA entry points of a build without CUDA/NCCL: no devices, no device memory.
+#include <cstring>
+
+#include "buffer_memory.h"
+#include "cuda_util.h"
+
+namespace l2face::comm {
+
+int cudaDeviceCountOrZero() { return 0; }
+bool isCudaPointer(const void*) { return false; }
+void copyBytes(void* dst, const void* src, size_t bytes) {
+  if (bytes > 0) std::memcpy(dst, src, bytes);
+}
+
+std::unique_ptr<BufferMemory> makeCudaMemory(const Communicator&) {
+  throw CommError("CUDA buffers requested, but this l2face was built without CUDA");
+}
+
+}  // namespace l2face::comm

@@ -1,0 +1,139 @@
+// NCCL bootstraps: the unique id over MPI_Bcast or the TCP store, and the matching arrival board.
+#include "nccl_bootstrap.h"
+
+#include <atomic>
+#include <cstring>
+#include <string>
+
+#include "l2face/comm/errors.h"
+#include "l2face/comm/mpi_session.h"
+#include "l2face/comm/tcp_store.h"
+#include "store_arrival_board.h"
+
+#ifdef L2FACE_HAVE_MPI
+#include <mpi.h>
+
+#include "mpi_arrival_board.h"
+#endif
+
+namespace l2face::comm {
+namespace {
+
+// For a world of one: this rank is the only one, and it is always present.
+class SelfBoard final : public ArrivalBoard {
+ public:
+  void arrive(uint64_t sequence, OpKind op) override {
+    seq_ = sequence;
+    op_ = static_cast<int>(op);
+  }
+  std::vector<Arrival> read(double) override { return {Arrival{0, seq_.load(), op_.load(), true}}; }
+
+ private:
+  std::atomic<uint64_t> seq_{0};
+  std::atomic<int> op_{0};
+};
+
+// Used when no side channel could be set up: reports say "unknown".
+class NoBoard final : public ArrivalBoard {
+ public:
+  void arrive(uint64_t, OpKind) override {}
+  std::vector<Arrival> read(double) override { return {}; }
+};
+
+class SelfBootstrap final : public NcclBootstrap {
+ public:
+  void broadcastFrom0(void*, size_t) override {}
+  ArrivalBoard& board() override { return board_; }
+
+ private:
+  SelfBoard board_;
+};
+
+#ifdef L2FACE_HAVE_MPI
+class MpiBootstrap final : public NcclBootstrap {
+ public:
+  MpiBootstrap() {
+    if (MPI_Comm_dup(MPI_COMM_WORLD, &comm_) != MPI_SUCCESS) {
+      throw CommError("NCCL bootstrap: MPI_Comm_dup failed");
+    }
+    board_ = MpiArrivalBoard::create(comm_);
+    int level = 0;
+    MPI_Query_thread(&level);
+    // The watchdog thread may call MPI while another thread (an mpi communicator) does too.
+    concurrent_ok_ = level == MPI_THREAD_MULTIPLE;
+  }
+  ~MpiBootstrap() override {
+    if (std::uncaught_exceptions() > 0) {
+      if (board_) board_->abandon();  // freeing it would wait for the other ranks
+      return;
+    }
+    board_.reset();
+    MPI_Comm_free(&comm_);
+  }
+  void broadcastFrom0(void* data, size_t bytes) override {
+    if (MPI_Bcast(data, static_cast<int>(bytes), MPI_BYTE, 0, comm_) != MPI_SUCCESS) {
+      throw CommError("NCCL bootstrap: MPI_Bcast of the unique id failed");
+    }
+  }
+  ArrivalBoard& board() override {
+    if (board_) return *board_;
+    return none_;
+  }
+  void progress() override {
+    if (!concurrent_ok_) return;
+    int flag = 0;
+    MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_, &flag, MPI_STATUS_IGNORE);
+  }
+
+ private:
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  std::unique_ptr<MpiArrivalBoard> board_;
+  NoBoard none_;
+  bool concurrent_ok_ = false;
+};
+#endif
+
+class StoreBootstrap final : public NcclBootstrap {
+ public:
+  StoreBootstrap(const RunContext& ctx, double timeout_seconds) {
+    StoreClientOptions co = storeClientOptionsFromEnvironment(ctx.rank, timeout_seconds);
+    if (ctx.rank == 0) {
+      StoreServerOptions so;
+      so.port = co.port;
+      so.token = co.token;
+      server_ = std::make_unique<TcpStoreServer>(so);
+    }
+    client_ = std::make_shared<TcpStoreClient>(co);
+    board_ = std::make_unique<StoreArrivalBoard>(client_, ctx.rank, ctx.world_size);
+    rank_ = ctx.rank;
+  }
+  void broadcastFrom0(void* data, size_t bytes) override {
+    const std::string key = "l2face/nccl/unique_id";
+    if (rank_ == 0) {
+      client_->set(key, std::string(static_cast<const char*>(data), bytes));
+      return;
+    }
+    std::string v = client_->get(key);
+    if (v.size() != bytes) throw CommError("NCCL bootstrap: unique id of the wrong size in store");
+    std::memcpy(data, v.data(), bytes);
+  }
+  ArrivalBoard& board() override { return *board_; }
+
+ private:
+  int rank_ = 0;
+  std::unique_ptr<TcpStoreServer> server_;  // rank 0 only; outlives the client and the board
+  std::shared_ptr<TcpStoreClient> client_;
+  std::unique_ptr<StoreArrivalBoard> board_;
+};
+
+}  // namespace
+
+std::unique_ptr<NcclBootstrap> makeNcclBootstrap(const RunContext& ctx, double timeout_seconds) {
+  if (ctx.world_size == 1) return std::make_unique<SelfBootstrap>();
+#ifdef L2FACE_HAVE_MPI
+  if (MpiSession::active()) return std::make_unique<MpiBootstrap>();
+#endif
+  return std::make_unique<StoreBootstrap>(ctx, timeout_seconds);
+}
+
+}  // namespace l2face::comm

@@ -1,0 +1,303 @@
+// The NCCL backend: an own stream ordered after the compute stream, watched by a watchdog thread.
+#include "nccl_communicator.h"
+
+#include <cuda_runtime.h>
+#include <nccl.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "cuda_util.h"
+#include "l2face/comm/mpi_session.h"
+#include "nccl_bootstrap.h"
+#include "watchdog.h"
+
+namespace l2face::comm {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto kWatchdogPoll = std::chrono::milliseconds(100);
+constexpr double kBoardReadSeconds = 5;
+
+void checkCuda(cudaError_t rc, const char* call) {
+  if (rc != cudaSuccess) throw CommError(std::string(call) + " failed: " + cudaGetErrorString(rc));
+}
+void checkNccl(ncclResult_t rc, const char* call) {
+  if (rc != ncclSuccess) throw CommError(std::string(call) + " failed: " + ncclGetErrorString(rc));
+}
+
+ncclDataType_t ncclType(DType t) {
+  switch (t) {
+    case DType::kFloat32:
+      return ncclFloat32;
+    case DType::kFloat64:
+      return ncclFloat64;
+    case DType::kInt32:
+      return ncclInt32;
+    case DType::kInt64:
+      return ncclInt64;
+    case DType::kUInt8:
+      return ncclUint8;
+  }
+  throw CommError("unknown dtype");
+}
+
+ncclRedOp_t ncclOp(ReduceOp op) {
+  switch (op) {
+    case ReduceOp::kSum:
+      return ncclSum;
+    case ReduceOp::kAvg:
+      return ncclAvg;
+    case ReduceOp::kMax:
+      return ncclMax;
+    case ReduceOp::kMin:
+      return ncclMin;
+  }
+  throw CommError("unknown reduce op");
+}
+
+// An event that records a collective's completion on the NCCL stream. Destroying an event whose
+// work is pending is allowed: CUDA releases it once the work completes.
+struct Event {
+  Event() { checkCuda(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "cudaEventCreate"); }
+  ~Event() { cudaEventDestroy(e); }
+  Event(const Event&) = delete;
+  Event& operator=(const Event&) = delete;
+  cudaEvent_t e = nullptr;
+};
+
+class NcclWork final : public Work {
+ public:
+  NcclWork(std::shared_ptr<Event> done, cudaStream_t compute,
+           std::shared_ptr<const std::atomic<bool>> failed)
+      : done_(std::move(done)), compute_(compute), failed_(std::move(failed)) {}
+  bool done() override { return cudaEventQuery(done_->e) == cudaSuccess; }
+  void wait() override {
+    if (failed_->load()) throw CommError("NCCL communicator failed (see the watchdog's message)");
+    checkCuda(cudaStreamWaitEvent(compute_, done_->e, 0), "cudaStreamWaitEvent");
+  }
+  void synchronizeHost() { checkCuda(cudaEventSynchronize(done_->e), "cudaEventSynchronize"); }
+
+ private:
+  std::shared_ptr<Event> done_;
+  cudaStream_t compute_;
+  std::shared_ptr<const std::atomic<bool>> failed_;  // shared: a work may outlive its communicator
+};
+
+class NcclCommunicator final : public Communicator {
+ public:
+  NcclCommunicator(const CommOptions& options, const RunContext& ctx)
+      : options_(options), host_(ctx.host), rank_(ctx.rank), size_(ctx.world_size) {
+    int devices = cudaDeviceCountOrZero();
+    if (devices == 0) throw CommError("comm.backend nccl: no CUDA device is visible");
+    if (ctx.local_size > devices) {
+      throw CommError("comm.backend nccl: " + std::to_string(ctx.local_size) +
+                      " ranks on this host but " + std::to_string(devices) +
+                      " CUDA devices (NCCL needs one device per rank)");
+    }
+    device_ = ctx.local_rank % devices;
+    checkCuda(cudaSetDevice(device_), "cudaSetDevice");
+    bootstrap_ = makeNcclBootstrap(ctx, options.timeout_seconds);
+    ncclUniqueId id;
+    std::memset(&id, 0, sizeof(id));
+    if (rank_ == 0) checkNccl(ncclGetUniqueId(&id), "ncclGetUniqueId");
+    bootstrap_->broadcastFrom0(&id, sizeof(id));
+    checkNccl(ncclCommInitRank(&comm_, size_, id, rank_), "ncclCommInitRank");
+    try {
+      checkCuda(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+      checkCuda(cudaMalloc(&barrier_scratch_, sizeof(float)), "cudaMalloc");
+      watchdog_ = std::thread([this] { watch(); });
+    } catch (...) {
+      // The destructor does not run for a constructor that throws.
+      ncclCommAbort(comm_);
+      if (barrier_scratch_ != nullptr) cudaFree(barrier_scratch_);
+      if (stream_ != nullptr) cudaStreamDestroy(stream_);
+      throw;
+    }
+  }
+
+  ~NcclCommunicator() override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (watchdog_.joinable()) watchdog_.join();
+    // Destroy waits for outstanding work and for peers; after an error (or while unwinding from
+    // one) that could block forever, so the communicator is aborted instead.
+    if (comm_ != nullptr) {
+      if (failed_->load() || std::uncaught_exceptions() > 0) {
+        ncclCommAbort(comm_);
+      } else {
+        cudaStreamSynchronize(stream_);
+        ncclCommDestroy(comm_);
+      }
+    }
+    if (barrier_scratch_ != nullptr) cudaFree(barrier_scratch_);
+    if (stream_ != nullptr) cudaStreamDestroy(stream_);
+  }
+
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  std::string backend() const override { return "nccl"; }
+  MemoryKind memoryKind() const override { return MemoryKind::kCuda; }
+  void setComputeStream(void* stream) override { compute_ = static_cast<cudaStream_t>(stream); }
+  void* computeStream() const override { return compute_; }
+  uint64_t sequence() const override { return issued_.load(); }
+
+  WorkPtr allReduceAsync(void* data, size_t count, DType dtype, ReduceOp op) override {
+    checkDevice(data, "allreduce");
+    return enqueue(OpKind::kAllReduce, [&](cudaStream_t s) {
+      return ncclAllReduce(data, data, count, ncclType(dtype), ncclOp(op), comm_, s);
+    });
+  }
+  WorkPtr broadcastAsync(void* data, size_t count, DType dtype, int root) override {
+    checkDevice(data, "broadcast");
+    if (root < 0 || root >= size_) throw CommError("broadcast: root outside the world");
+    return enqueue(OpKind::kBroadcast, [&](cudaStream_t s) {
+      return ncclBroadcast(data, data, count, ncclType(dtype), root, comm_, s);
+    });
+  }
+  WorkPtr allGatherAsync(const void* send, void* recv, size_t count, DType dtype) override {
+    checkDevice(send, "allgather");
+    checkDevice(recv, "allgather");
+    return enqueue(OpKind::kAllGather, [&](cudaStream_t s) {
+      return ncclAllGather(send, recv, count, ncclType(dtype), comm_, s);
+    });
+  }
+  WorkPtr reduceScatterAsync(const void* send, void* recv, size_t count, DType dtype,
+                             ReduceOp op) override {
+    checkDevice(send, "reducescatter");
+    checkDevice(recv, "reducescatter");
+    return enqueue(OpKind::kReduceScatter, [&](cudaStream_t s) {
+      return ncclReduceScatter(send, recv, count, ncclType(dtype), ncclOp(op), comm_, s);
+    });
+  }
+  WorkPtr barrierAsync() override {
+    return enqueue(OpKind::kBarrier, [&](cudaStream_t s) {
+      return ncclAllReduce(barrier_scratch_, barrier_scratch_, 1, ncclFloat32, ncclSum, comm_, s);
+    });
+  }
+  // A barrier is about the host: it returns once every rank has reached it.
+  void barrier() override {
+    auto w = std::static_pointer_cast<NcclWork>(barrierAsync());
+    w->synchronizeHost();
+  }
+
+ private:
+  struct InFlight {
+    uint64_t seq;
+    OpKind kind;
+    std::shared_ptr<Event> done;
+    Clock::time_point issued;
+  };
+
+  static void checkDevice(const void* p, const char* op) {
+    cudaPointerAttributes a;
+    if (cudaPointerGetAttributes(&a, p) != cudaSuccess) {
+      cudaGetLastError();
+      throw CommError(std::string(op) +
+                      ": buffer is not CUDA memory (the nccl backend takes "
+                      "device buffers)");
+    }
+    if (a.type != cudaMemoryTypeDevice && a.type != cudaMemoryTypeManaged) {
+      throw CommError(std::string(op) +
+                      ": buffer is host memory (the nccl backend takes device "
+                      "buffers)");
+    }
+  }
+
+  template <typename Launch>
+  WorkPtr enqueue(OpKind kind, Launch launch) {
+    if (failed_->load()) throw CommError("NCCL communicator failed earlier");
+    const uint64_t seq = issued_.load() + 1;
+    issued_.store(seq);
+    bootstrap_->board().arrive(seq, kind);
+    // The NCCL stream waits for everything the compute stream has queued so far (the gradients).
+    auto ready = std::make_shared<Event>();
+    checkCuda(cudaEventRecord(ready->e, compute_), "cudaEventRecord");
+    checkCuda(cudaStreamWaitEvent(stream_, ready->e, 0), "cudaStreamWaitEvent");
+    ncclResult_t rc = launch(stream_);
+    if (rc != ncclSuccess && rc != ncclInProgress) {
+      throw CommError(std::string("NCCL: ") + ncclGetErrorString(rc), opKindName(kind), seq, rank_,
+                      host_);
+    }
+    auto done = std::make_shared<Event>();
+    checkCuda(cudaEventRecord(done->e, stream_), "cudaEventRecord");
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      in_flight_.push_back({seq, kind, done, Clock::now()});
+    }
+    return std::make_shared<NcclWork>(done, compute_, failed_);
+  }
+
+  // Polls completion events and NCCL's asynchronous error; ends the job on an error or timeout.
+  void watch() {
+    cudaSetDevice(device_);
+    const auto timeout = std::chrono::duration_cast<Clock::duration>(
+        std::chrono::duration<double>(options_.timeout_seconds));
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!stop_) {
+      cv_.wait_for(lock, kWatchdogPoll);
+      while (!in_flight_.empty() && cudaEventQuery(in_flight_.front().done->e) == cudaSuccess) {
+        in_flight_.pop_front();
+      }
+      ncclResult_t async = ncclSuccess;
+      ncclCommGetAsyncError(comm_, &async);
+      if (async != ncclSuccess && async != ncclInProgress) {
+        std::string last = in_flight_.empty() ? std::string("none in flight")
+                                              : std::string(opKindName(in_flight_.front().kind)) +
+                                                    " #" + std::to_string(in_flight_.front().seq);
+        fail("[l2face] rank " + std::to_string(rank_) + " (" + host_ +
+             "): NCCL asynchronous error: " + ncclGetErrorString(async) +
+             "; oldest collective in flight: " + last);
+      }
+      if (!in_flight_.empty() && Clock::now() - in_flight_.front().issued > timeout) {
+        InFlight stuck = in_flight_.front();
+        lock.unlock();
+        auto arrivals = bootstrap_->board().read(kBoardReadSeconds);
+        fail(formatTimeoutMessage(rank_, host_, stuck.kind, stuck.seq, options_.timeout_seconds,
+                                  arrivals));
+      }
+      bootstrap_->progress();
+    }
+  }
+
+  [[noreturn]] void fail(const std::string& message) {
+    failed_->store(true);
+    ncclCommAbort(comm_);  // unblocks NCCL kernels spinning on a peer that will never come
+    endJob(message);
+  }
+
+  CommOptions options_;
+  std::string host_;
+  int rank_;
+  int size_;
+  int device_ = 0;
+  std::unique_ptr<NcclBootstrap> bootstrap_;
+  ncclComm_t comm_ = nullptr;
+  cudaStream_t stream_ = nullptr;
+  cudaStream_t compute_ = nullptr;  // the legacy default stream unless set
+  float* barrier_scratch_ = nullptr;
+  std::atomic<uint64_t> issued_{0};
+  std::shared_ptr<std::atomic<bool>> failed_ = std::make_shared<std::atomic<bool>>(false);
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<InFlight> in_flight_;
+  bool stop_ = false;
+  std::thread watchdog_;
+};
+
+}  // namespace
+
+std::unique_ptr<Communicator> makeNcclCommunicator(const CommOptions& options,
+                                                   const RunContext& ctx) {
+  return std::make_unique<NcclCommunicator>(options, ctx);
+}
+
+}  // namespace l2face::comm

@@ -1,0 +1,15 @@
+// Factory of the NCCL backend (only compiled with CUDA and NCCL).
+#pragma once
+
+#include <memory>
+
+#include "l2face/comm/communicator.h"
+
+namespace l2face::comm {
+
+// One CUDA device per rank (local_rank modulo the visible devices). The unique id travels over
+// MPI when a session is active, else over the TCP store (L2FACE_MASTER_ADDR/PORT, JOB_TOKEN).
+std::unique_ptr<Communicator> makeNcclCommunicator(const CommOptions& options,
+                                                   const RunContext& ctx);
+
+}  // namespace l2face::comm

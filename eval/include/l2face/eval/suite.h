@@ -1,0 +1,51 @@
+// EvalSuite: the verification sets an EvalOptions names, read once and run on demand.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "l2face/eval/bin_set.h"
+#include "l2face/eval/options.h"
+#include "l2face/eval/pairs.h"
+#include "l2face/eval/templates.h"
+#include "l2face/eval/verification.h"
+
+namespace l2face::eval {
+
+// The sets of `EvalOptions`, in this order: the pairs file, each .bin set (in the order given),
+// the template set. Reading happens in the constructor (all protocol errors surface there, before
+// any embedding); run() embeds and scores. Not thread-safe; one owner. Reusable: run() may be
+// called again with another model (as in-training evaluation does).
+class EvalSuite {
+ public:
+  // Throws EvalError for unreadable or malformed set files.
+  explicit EvalSuite(const EvalOptions& options);
+
+  bool empty() const { return size() == 0; }
+  size_t size() const;
+  // Whether some set holds encoded images (a .bin): run() then needs a BytesEmbedder.
+  bool needsBytes() const { return !bins_.empty(); }
+  // Set names in run order: the pairs file's name, each .bin's stem ("_2", "_3", ... added when
+  // stems repeat), "templates:<folder>".
+  std::vector<std::string> names() const;
+
+  // One report per set, in order. `files` embeds image files (pairs, templates), `bytes`
+  // encoded images (.bin sets); either may be empty when no set needs it (else EvalError).
+  std::vector<VerificationReport> run(const Embedder& files, const BytesEmbedder& bytes,
+                                      int dim) const;
+
+ private:
+  EvalOptions options_;
+  std::string pairs_name_;
+  std::vector<Pair> pairs_;
+  std::vector<BinSet> bins_;
+  std::string templates_name_;
+  std::unique_ptr<TemplateSet> templates_;
+  std::vector<TemplatePair> template_pairs_;
+};
+
+// The comma-separated list of `bins` (spaces around names ignored, empty entries refused).
+std::vector<std::string> splitBinList(const std::string& bins);
+
+}  // namespace l2face::eval

@@ -1,0 +1,96 @@
+// Face-ResNet: the 27-convolution residual network of the center-loss paper, used by Ranjan et al.
+#include <stdexcept>
+
+#include "backbone.h"
+#include "backbone_layers.h"
+
+namespace l2face::trainer {
+namespace {
+
+// conv3×3 (stride 1) -> [BN] -> PReLU. Without BN the conv keeps its bias, as in the original.
+struct UnitImpl : torch::nn::Module {
+  UnitImpl(int in, int out, int padding, bool batch_norm) {
+    conv = register_module("conv", convLayer(in, out, 3, 1, padding, !batch_norm));
+    if (batch_norm) bn = register_module("bn", batchNorm2d(out));
+    act = register_module("prelu", prelu(out));
+  }
+  torch::Tensor forward(torch::Tensor x) {
+    x = conv(x);
+    return act(bn.is_empty() ? x : bn(x));
+  }
+  torch::nn::Conv2d conv{nullptr};
+  torch::nn::BatchNorm2d bn{nullptr};
+  torch::nn::PReLU act{nullptr};
+};
+TORCH_MODULE(Unit);
+
+// Two padded 3×3 units and an identity shortcut.
+struct ResUnitImpl : torch::nn::Module {
+  ResUnitImpl(int channels, bool batch_norm) {
+    unit1 = register_module("unit1", Unit(channels, channels, 1, batch_norm));
+    unit2 = register_module("unit2", Unit(channels, channels, 1, batch_norm));
+  }
+  torch::Tensor forward(torch::Tensor x) { return x + unit2(unit1(x)); }
+  Unit unit1{nullptr}, unit2{nullptr};
+};
+TORCH_MODULE(ResUnit);
+
+// conv1a 32, conv1b 64 (unpadded), pool; then per stage k = 2..5: residual units (1, 2, 5, 3 of
+// 64, 128, 256, 512 channels) and, for k < 5, an unpadded conv to the next width and a 2×2 max
+// pool. 2 + 2·1 + 1 + 2·2 + 1 + 2·5 + 1 + 2·3 = 27 convolutions; fc5 gives the embedding.
+// 112×96 input: 108×92 -> 54×46 -> 26×22 -> 12×10 -> 5×4 at fc5.
+struct FaceResNet : BackboneImpl {
+  FaceResNet(const ModelOptions& opt, int height, int width) {
+    const bool bn_on = opt.norm == "batch";
+    conv1a = register_module("conv1a", Unit(3, 32, 0, bn_on));
+    conv1b = register_module("conv1b", Unit(32, 64, 0, bn_on));
+    int h = (height - 4) / 2, w = (width - 4) / 2;
+    const int widths[4] = {64, 128, 256, 512}, repeats[4] = {1, 2, 5, 3};
+    for (int i = 0; i < 4; ++i) {
+      res[i] = register_module("res" + std::to_string(i + 2), torch::nn::Sequential());
+      for (int r = 0; r < repeats[i]; ++r) res[i]->push_back(ResUnit(widths[i], bn_on));
+      if (i < 3) {
+        conv[i] = register_module("conv" + std::to_string(i + 2),
+                                  Unit(widths[i], widths[i + 1], 0, bn_on));
+        h = (h - 2) / 2;
+        w = (w - 2) / 2;
+      }
+    }
+    if (h < 1 || w < 1) {
+      throw std::invalid_argument(
+          "model.backbone face_resnet needs inputs of at least 48×48 pixels, got " +
+          std::to_string(height) + "×" + std::to_string(width));
+    }
+    fc5 = register_module("fc5", torch::nn::Linear(int64_t{512} * h * w, opt.embedding_dim));
+    embedding_dim = opt.embedding_dim;
+
+    torch::NoGradGuard no_grad;  // Xavier weights and zero biases, as the Caffe original
+    for (auto& m : modules(/*include_self=*/false)) {
+      if (auto* c = m->as<torch::nn::Conv2dImpl>()) {
+        torch::nn::init::xavier_uniform_(c->weight);
+        if (c->bias.defined()) torch::nn::init::zeros_(c->bias);
+      }
+    }
+    torch::nn::init::xavier_uniform_(fc5->weight);
+    torch::nn::init::zeros_(fc5->bias);
+  }
+  torch::Tensor forward(torch::Tensor x) override {
+    namespace F = torch::nn::functional;
+    const auto pool = F::MaxPool2dFuncOptions(2).stride(2);
+    x = F::max_pool2d(conv1b(conv1a(x)), pool);
+    for (int i = 0; i < 3; ++i) x = F::max_pool2d(conv[i](res[i]->forward(x)), pool);
+    return fc5(res[3]->forward(x).flatten(1));
+  }
+  Unit conv1a{nullptr}, conv1b{nullptr};
+  std::array<Unit, 3> conv{nullptr, nullptr, nullptr};
+  std::array<torch::nn::Sequential, 4> res{nullptr, nullptr, nullptr, nullptr};
+  torch::nn::Linear fc5{nullptr};
+};
+
+}  // namespace
+
+std::shared_ptr<BackboneImpl> makeFaceResNet(const ModelOptions& opt, int height, int width) {
+  return std::make_shared<FaceResNet>(opt, height, width);
+}
+
+}  // namespace l2face::trainer

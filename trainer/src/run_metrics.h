@@ -1,0 +1,38 @@
+// RunMetrics: the training loop's view of monitoring — what to record at which point of a step.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+
+#include "l2face/comm/grad_sync.h"
+#include "l2face/comm/run_context.h"
+#include "l2face/data/loader.h"
+#include "l2face/eval/verification.h"
+#include "l2face/monitoring/run_monitor.h"
+#include "l2face/trainer/trainer.h"
+
+namespace l2face::trainer {
+
+// Not thread-safe; one owner (the training loop). The endpoint serves from its own thread.
+class RunMetrics {
+ public:
+  RunMetrics(const TrainerOptions& opt, const comm::RunContext& ctx);
+  void dataWait(double seconds);
+  void stepDone(int64_t samples);  // after the optimizer step
+  // At a logging boundary (the host has synchronised anyway).
+  void window(const TrainSummary& s, int64_t epoch, double lr, const data::LoaderStats& loader,
+              const comm::GradSyncStats& sync);
+  void evaluation(const eval::VerificationReport& r);
+  // Runs a checkpoint save, recording its duration, size and success or failure.
+  void checkpoint(const std::function<void()>& save, const std::string& dir_of_last_save);
+
+ private:
+  std::unique_ptr<monitoring::RunMonitor> monitor_;
+  std::chrono::steady_clock::time_point last_step_;
+  int64_t decode_errors_ = 0, skipped_ = 0;
+  uint64_t sync_bytes_ = 0;
+  double sync_exposed_ = 0;
+};
+
+}  // namespace l2face::trainer
