@@ -150,21 +150,10 @@ eval::EvalOptions evalOptions(const EvalArgs& a) {
 }
 
 // Decodes encoded images (a .bin's JPEGs) to the model's input size and embeds them.
-eval::BytesEmbedder bytesEmbedder(trainer::EmbeddingModel& model, bool flip) {
-  auto decoder = std::make_shared<data::JpegDecoder>();
-  auto pixels = std::make_shared<std::vector<uint8_t>>();
-  return [decoder, pixels, &model, flip](const std::vector<eval::EncodedImage>& images,
-                                         std::vector<float>& out) {
-    const int side = model.inputSize();
-    const size_t image_bytes = static_cast<size_t>(side) * side * 3;
-    pixels->resize(images.size() * image_bytes);
-    for (size_t i = 0; i < images.size(); ++i) {
-      decoder->decode(images[i].bytes->data(), images[i].bytes->size(), side, side,
-                      pixels->data() + i * image_bytes, images[i].name);
-    }
-    out.resize(images.size() * static_cast<size_t>(model.dim()));
-    model.embed(pixels->data(), static_cast<int>(images.size()), flip, out.data());
-  };
+eval::BytesEmbedder modelBytesEmbedder(trainer::EmbeddingModel& model, bool flip) {
+  return trainer::bytesEmbedder(
+      [&model, flip](const uint8_t* nhwc, int n, float* out) { model.embed(nhwc, n, flip, out); },
+      model.inputSize(), model.dim());
 }
 
 int evalModel(const EvalArgs& a) {
@@ -188,7 +177,7 @@ int evalModel(const EvalArgs& a) {
       [&](const uint8_t* nhwc, int n, float* out) { model->embed(nhwc, n, o.flip, out); },
       model->inputSize(), model->dim());
   const std::vector<eval::VerificationReport> reports =
-      suite.run(files, suite.needsBytes() ? bytesEmbedder(*model, o.flip) : nullptr, model->dim());
+      suite.run(files, suite.needsBytes() ? modelBytesEmbedder(*model, o.flip) : nullptr, model->dim());
   for (const auto& r : reports) std::cout << eval::reportTable(r);
   const std::string out =
       a.out.empty() ? (fs::path(model->checkpointDir()) / "eval.json").string() : a.out;

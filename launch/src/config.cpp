@@ -248,9 +248,10 @@ void Loader::checkCrossKeys() const {
     failPair("run.precision", "run.device",
              "run.precision bf16 needs CUDA; on run.device cpu use fp32 (or auto)");
   }
-  if (c.eval.every_steps > 0 && c.eval.pairs.empty()) {
+  if (c.eval.every_steps > 0 && c.eval.pairs.empty() && c.eval.bins.empty() &&
+      c.eval.templates.empty()) {
     failPair("eval.every_steps", "eval.pairs",
-             "eval.every_steps > 0 needs eval.pairs (the verification pairs file)");
+             "eval.every_steps > 0 needs a set to evaluate: eval.pairs, eval.bins or eval.templates");
   }
 }
 

@@ -237,9 +237,9 @@ std::vector<KeySpec> buildTable() {
       field("eval", "images", E, &EvalOptions::images, any,
             "Image root for the pairs; \"\" = the pairs file's folder"),
       field("eval", "bins", E, &EvalOptions::bins, any,
-            "insightface .bin sets, comma-separated (lfw.bin,cfp_fp.bin); run by l2face eval --config"),
+            "insightface .bin sets, comma-separated (lfw.bin,cfp_fp.bin)"),
       field("eval", "templates", E, &EvalOptions::templates, any,
-            "IJB-style templates.csv or its folder; run by l2face eval --config"),
+            "IJB-style templates.csv or its folder"),
       field("eval", "template_pairs", E, &EvalOptions::template_pairs, any,
             "Template pairs CSV; \"\" = template_pairs.csv beside the templates"),
       field("eval", "media_pool", E, &EvalOptions::media_pool, any,
@@ -252,7 +252,7 @@ std::vector<KeySpec> buildTable() {
       field("eval", "far", E, &EvalOptions::far, openBetween(0, 1),
             "False accept rates at which the true accept rate is reported"),
       field("eval", "every_steps", E, &EvalOptions::every_steps, atLeast(0),
-            "Steps between evaluations during training (rank 0); 0 = off; needs eval.pairs"),
+            "Steps between evaluations of every configured set during training (rank 0); 0 = off"),
   };
 }
 

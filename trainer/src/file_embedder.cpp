@@ -28,4 +28,19 @@ eval::Embedder fileEmbedder(PixelEmbedder embed, int side, int dim) {
   };
 }
 
+eval::BytesEmbedder bytesEmbedder(PixelEmbedder embed, int side, int dim) {
+  auto decoder = std::make_shared<data::JpegDecoder>();
+  auto pixels = std::make_shared<std::vector<uint8_t>>();
+  return [=](const std::vector<eval::EncodedImage>& images, std::vector<float>& out) {
+    const size_t image_bytes = static_cast<size_t>(side) * side * 3;
+    pixels->resize(images.size() * image_bytes);
+    for (size_t i = 0; i < images.size(); ++i) {
+      decoder->decode(images[i].bytes->data(), images[i].bytes->size(), side, side,
+                      pixels->data() + i * image_bytes, images[i].name);
+    }
+    out.resize(images.size() * static_cast<size_t>(dim));
+    embed(pixels->data(), static_cast<int>(images.size()), out.data());
+  };
+}
+
 }  // namespace l2face::trainer

@@ -1,4 +1,4 @@
-// Verification during training: rank 0 embeds the configured pairs with the current backbone.
+// Verification during training: rank 0 evaluates the configured sets with the current backbone.
 #pragma once
 
 #include <torch/torch.h>
@@ -7,6 +7,7 @@
 
 #include "backbone.h"
 #include "l2face/eval/options.h"
+#include "l2face/eval/suite.h"
 #include "l2face/eval/verification.h"
 
 namespace l2face::trainer {
@@ -14,16 +15,18 @@ namespace l2face::trainer {
 // Not thread-safe; one owner (the training loop on rank 0).
 class PeriodicEval {
  public:
-  // Reads and checks the pairs file now, so a bad file fails at start-up, not hours later.
+  // Reads and checks every configured set now (pairs, .bin sets, templates), so a bad file fails
+  // at start-up, not hours later.
   PeriodicEval(const eval::EvalOptions& opt, int image_size);
   bool due(int64_t step) const { return opt_.every_steps > 0 && step % opt_.every_steps == 0; }
   // Switches the backbone to inference mode for the evaluation and back to training mode.
-  eval::VerificationReport run(BackboneImpl& net, const torch::Device& device);
+  // One report per configured set, in the suite's order.
+  std::vector<eval::VerificationReport> run(BackboneImpl& net, const torch::Device& device);
 
  private:
   eval::EvalOptions opt_;
   int image_size_;
-  std::vector<eval::Pair> pairs_;
+  eval::EvalSuite suite_;
 };
 
 }  // namespace l2face::trainer

@@ -259,14 +259,17 @@ TrainSummary train(const TrainerOptions& opt, comm::Communicator& comm,
     }
     if (periodic_eval && periodic_eval->due(done)) {
       progress.reset();  // close an in-place line before the table
-      eval::VerificationReport r = periodic_eval->run(*m.backbone, device);
-      std::cerr << "[l2face] evaluation at step " << done << ":\n" << eval::reportTable(r);
+      std::vector<eval::VerificationReport> reports = periodic_eval->run(*m.backbone, device);
+      std::cerr << "[l2face] evaluation at step " << done << ":\n";
+      for (const auto& r : reports) {
+        std::cerr << eval::reportTable(r);
+        metrics.evaluation(r);
+      }
       fs::create_directories(fs::path(opt.run.dir) / "eval");
       std::ofstream(fs::path(opt.run.dir) / "eval" / ("step_" + std::to_string(done) + ".json"))
-          << eval::reportJson(r);
+          << (reports.size() == 1 ? eval::reportJson(reports[0]) : eval::reportsJson(reports));
       summary.eval_step = done;
-      summary.eval_accuracy = r.metrics.accuracy_mean;
-      metrics.evaluation(r);
+      summary.eval_accuracy = reports.empty() ? 0 : reports[0].metrics.accuracy_mean;
       progress = std::make_unique<monitoring::ProgressLine>(stderr);
     }
     if (opt.checkpoint.every_steps > 0 && done % opt.checkpoint.every_steps == 0 &&

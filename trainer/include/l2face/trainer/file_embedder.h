@@ -15,4 +15,7 @@ using PixelEmbedder = std::function<void(const uint8_t* nhwc, int n, float* out)
 // once per batch. A missing or undecodable image is an error naming the file.
 eval::Embedder fileEmbedder(PixelEmbedder embed, int side, int dim);
 
+// The same for encoded images held in memory (insightface .bin sets); errors name the record.
+eval::BytesEmbedder bytesEmbedder(PixelEmbedder embed, int side, int dim);
+
 }  // namespace l2face::trainer
