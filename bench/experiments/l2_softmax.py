@@ -8,7 +8,7 @@ writes the tables (a generated block of docs/experiments/l2-softmax.md), results
 plots (docs/experiments/l2-softmax/). Runs are resumable: a run with summary.json and eval.json
 is not repeated.
 
-  .venv/bin/python bench/experiments/l2_softmax.py [--l2face build-paper/bin/l2face]
+  .venv/bin/python bench/experiments/l2_softmax.py [--l2face build/bin/l2face]
       [--work runs/experiments/l2-softmax] [--steps 800] [--seeds 1 2] [--jobs 2]
 """
 import argparse
@@ -313,7 +313,7 @@ def write_outputs(results, seeds, quality, machine, command, minutes):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--l2face", default=os.path.join(ROOT, "build-paper", "bin", "l2face"))
+    ap.add_argument("--l2face", default=os.path.join(ROOT, "build", "bin", "l2face"))
     ap.add_argument("--work", default=os.path.join(ROOT, "runs", "experiments", "l2-softmax"))
     ap.add_argument("--steps", type=int, default=800)
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
