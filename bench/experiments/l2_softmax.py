@@ -256,7 +256,8 @@ def write_outputs(results, seeds, quality, machine, command, minutes):
         lines.append(f"| {qd['arm']} (seed {qd['seed']}) | {qd['images']} | {qd['spearman']:+.3f} | "
                      f"{qd['bin_norm'][0]:.2f} | {qd['bin_norm'][-1]:.2f} |")
     lines += ["", "Spearman ρ between ‖f(x)‖ and each component of the quality score (mean over seeds):", "",
-              "| features of | " + " | ".join(FACTORS) + " |", "|---|" + "---|" * len(FACTORS)]
+              "| features of | " + " | ".join(k.replace("|", "\\|") for k in FACTORS) + " |",
+              "|---|" + "---|" * len(FACTORS)]
     for n in ("softmax", "l2 auto α", DIAGNOSTIC[0][0]):
         rs = [results[n][str(s)]["spearman_norm_factor"] for s in seeds]
         lines.append(f"| {n} | " + " | ".join(f"{mean_spread([r[k] for r in rs])[0]:+.2f}" for k in FACTORS) + " |")

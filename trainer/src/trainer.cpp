@@ -207,7 +207,10 @@ TrainSummary train(const TrainerOptions& opt, comm::Communicator& comm,
     }
     if (dp) dp->finish();
     step_loss /= accumulate;
-    GradientCheck check = checkGradients(optimizer->grads(), opt.optim.clip_grad_norm, step_loss);
+    // Every rank must take the same decision: under data parallelism the averaged gradients are
+    // identical everywhere (a rank's NaN reaches all of them), while a rank's own loss is not.
+    GradientCheck check = checkGradients(optimizer->grads(), opt.optim.clip_grad_norm,
+                                         dp ? torch::Tensor() : step_loss);
     optimizer->step(lr, check.found_inf);
     counters.add(step_loss, correct, check.found_inf);
     grad_norm = check.norm;

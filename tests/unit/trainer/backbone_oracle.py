@@ -226,6 +226,7 @@ def forward(out_dir):
 
 
 if __name__ == "__main__":
+    torch.set_num_threads(1)  # the test machine is shared; spinning OpenMP threads slow it down
     if sys.argv[1] == "counts":
         counts()
     else:

@@ -67,6 +67,12 @@ std::string python() {
   return py;
 }
 
+// One intra-op thread: on a shared, oversubscribed machine OpenMP's spinning barriers make two
+// threads up to ten times slower than one.
+struct OneThread {
+  OneThread() { torch::set_num_threads(1); }
+};
+
 const std::string kOracle =
     std::string(L2FACE_SOURCE_DIR) + "/tests/unit/trainer/backbone_oracle.py";
 
@@ -80,6 +86,7 @@ std::map<std::string, std::vector<int64_t>> tensorShapes(torch::nn::Module& m) {
 }  // namespace
 
 TEST(Backbone, ParameterCountsMatchThePublishedArchitectures) {
+  OneThread one;
   for (const Published& p : kPublished) {
     auto net = build(p);
     const int64_t n = parameterCount(*net);
@@ -89,6 +96,7 @@ TEST(Backbone, ParameterCountsMatchThePublishedArchitectures) {
 }
 
 TEST(Backbone, EveryBackboneEmbedsToTheConfiguredDimension) {
+  OneThread one;
   for (const char* name : {"tiny", "face_resnet", "iresnet18", "iresnet34", "iresnet50",
                            "iresnet100", "mobilefacenet"}) {
     ModelOptions o;
@@ -99,7 +107,8 @@ TEST(Backbone, EveryBackboneEmbedsToTheConfiguredDimension) {
     const std::string n = name;
     const int h = n == "face_resnet" ? 64 : 32, w = n == "tiny" ? 48 : n == "face_resnet" ? 48 : 24;
     auto net = makeBackbone(o, h, w);
-    net->train();
+    net->train();  // batch statistics: the path training takes
+    torch::NoGradGuard no_grad;
     torch::Tensor e = net->forward(torch::randn({2, 3, h, w}));
     EXPECT_EQ(e.sizes(), (std::vector<int64_t>{2, 40})) << name;
     EXPECT_EQ(net->embedding_dim, 40);
@@ -133,6 +142,7 @@ TEST(Backbone, TinyShapesAndErrors) {
 // Same parameter and buffer names and shapes as the independent PyTorch definitions, so
 // insightface-style state dicts map one to one.
 TEST(BackboneOracle, NamesAndShapesMatchThePyTorchDefinitions) {
+  OneThread one;
   const std::string py = python();
   if (py.empty()) GTEST_SKIP() << "no .venv python with torch";
   auto [rc, out] = runCommand("'" + py + "' '" + kOracle + "' counts");
@@ -161,6 +171,7 @@ TEST(BackboneOracle, NamesAndShapesMatchThePyTorchDefinitions) {
 // Weights written by PyTorch load by name and give the same embeddings (eval mode, with
 // non-trivial BN statistics): the layer order and wiring match, not only the shapes.
 TEST(BackboneOracle, PyTorchWeightsLoadByNameAndGiveTheSameOutputs) {
+  OneThread one;
   const std::string py = python();
   if (py.empty()) GTEST_SKIP() << "no .venv python with torch";
   const auto dir =
