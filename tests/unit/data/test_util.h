@@ -1,6 +1,8 @@
 // Helpers shared by the data tests: a self-deleting temp directory, test images, file I/O.
 #pragma once
 
+#include "temp_dir.h"
+
 #include <stdlib.h>
 
 #include <cmath>
@@ -16,25 +18,10 @@
 
 namespace l2face::data::test {
 
-// A fresh directory under the system temp dir, removed (recursively) on destruction.
-class TempDir {
+// A fresh temp directory per test, removed with its contents.
+class TempDir : public l2face::testing::TempDir {
  public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "l2face_data_XXXXXX").string();
-    if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-  std::string str() const { return path_.string(); }
-
- private:
-  std::filesystem::path path_;
+  TempDir() : l2face::testing::TempDir("l2face_data") {}
 };
 
 // A smooth RGB test image whose content depends on `variant` (so images differ).

@@ -1,6 +1,8 @@
 // Test helpers for eval_test: a self-deleting temp directory and error-message expectations.
 #pragma once
 
+#include "temp_dir.h"
+
 #include <gtest/gtest.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,26 +18,10 @@
 
 namespace l2face::eval::testing {
 
-// A fresh directory under the system temp dir, removed with its contents on destruction.
-class TempDir {
+// A fresh temp directory per test, removed with its contents.
+class TempDir : public l2face::testing::TempDir {
  public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "l2face_eval_XXXXXX").string();
-    if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::filesystem::path& path() const { return path_; }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
+  TempDir() : l2face::testing::TempDir("l2face_eval") {}
 };
 
 inline void writeFile(const std::string& path, const std::string& text) {
