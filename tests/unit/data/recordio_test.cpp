@@ -2,6 +2,8 @@
 // the meta record, RecordIODataset validation and errors, and an independent Python oracle.
 #include <gtest/gtest.h>
 
+#include "subprocess.h"
+
 #include <cstdio>
 #include <sstream>
 #include <nlohmann/json.hpp>
@@ -381,20 +383,13 @@ TEST(Unit, OpenDatasetPicksTheFormatFromTheSpec) {
 
 // ---- Python oracle: an independent implementation of the format -------------------------------
 
-std::string python() {
-  const std::string py = std::string(L2FACE_SOURCE_DIR) + "/.venv/bin/python";
-  return fs::exists(py) ? py : "";
-}
+std::string python() { return l2face::testing::venvPython(); }
 
 nlohmann::json runOracle(const std::string& mode, const std::string& path) {
   const std::string cmd = python() + " " + L2FACE_SOURCE_DIR +
                           "/tests/unit/data/recordio_oracle.py " + mode + " '" + path + "'";
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  if (!pipe) throw std::runtime_error("cannot run " + cmd);
-  std::string out;
-  char buf[4096];
-  for (size_t n; (n = std::fread(buf, 1, sizeof buf, pipe)) > 0;) out.append(buf, n);
-  if (::pclose(pipe) != 0) throw std::runtime_error("failed: " + cmd + "\n" + out);
+  auto [rc, out] = l2face::testing::runCommand(cmd);
+  if (rc != 0) throw std::runtime_error("failed (" + std::to_string(rc) + "): " + cmd + "\n" + out);
   return nlohmann::json::parse(out);
 }
 

@@ -1,6 +1,7 @@
 // Test helpers for eval_test: a self-deleting temp directory and error-message expectations.
 #pragma once
 
+#include "subprocess.h"
 #include "temp_dir.h"
 
 #include <gtest/gtest.h>
@@ -31,25 +32,10 @@ inline void writeFile(const std::string& path, const std::string& text) {
   ASSERT_TRUE(out.good()) << path;
 }
 
-// Runs `command` through the shell; returns (exit status, stdout).
-inline std::pair<int, std::string> runCommand(const std::string& command) {
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return {-1, ""};
-  std::string output;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) output.append(buf, n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
+using l2face::testing::runCommand;
 
 // The project's Python with numpy, or "" (tests that need it skip).
-inline std::string numpyPython() {
-  const std::string python = std::string(L2FACE_SOURCE_DIR) + "/.venv/bin/python";
-  if (!std::filesystem::exists(python)) return "";
-  if (runCommand("'" + python + "' -c 'import numpy' 2>/dev/null").first != 0) return "";
-  return python;
-}
+inline std::string numpyPython() { return l2face::testing::venvPython("numpy"); }
 
 inline std::string readFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -3,6 +3,8 @@
 #include "backbone.h"
 
 #include <gtest/gtest.h>
+
+#include "subprocess.h"
 #include <stdio.h>
 #include <sys/wait.h>
 
@@ -49,23 +51,9 @@ std::shared_ptr<BackboneImpl> build(const Published& p) {
   return makeBackbone(o, p.height, p.width);
 }
 
-std::pair<int, std::string> runCommand(const std::string& command) {
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return {-1, ""};
-  std::string output;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) output.append(buf, n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
+using l2face::testing::runCommand;
 
-std::string python() {
-  const std::string py = std::string(L2FACE_SOURCE_DIR) + "/.venv/bin/python";
-  if (!std::filesystem::exists(py)) return "";
-  if (runCommand("'" + py + "' -c 'import torch' 2>/dev/null").first != 0) return "";
-  return py;
-}
+std::string python() { return l2face::testing::venvPython("torch"); }
 
 // One intra-op thread: on a shared, oversubscribed machine OpenMP's spinning barriers make two
 // threads up to ten times slower than one.

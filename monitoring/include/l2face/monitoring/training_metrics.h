@@ -45,7 +45,7 @@ class TrainingMetrics {
   Counter& checkpoint_failures;    // l2face_checkpoint_failures_total
   Counter& nan_steps_skipped;  // l2face_nan_steps_skipped_total
   Gauge& resident_memory;      // l2face_process_resident_memory_bytes
-  Gauge& device_memory;        // l2face_device_memory_allocated_bytes (CUDA; 0 on CPU)
+  Gauge& device_memory;        // l2face_device_memory_allocated_bytes (reserved; not set yet)
 
   // l2face_eval_accuracy{set=...} and l2face_eval_tar{set=...,far=...}.
   Gauge& evalAccuracy(const std::string& set);
