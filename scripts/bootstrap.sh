@@ -13,6 +13,11 @@ APT_PACKAGES=(
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libxxhash-dev
   libgtest-dev libgmock-dev
   prometheus
+  # cluster tests (tests/cluster): a one-node SLURM with PMIx, and network namespaces
+  slurm-wlm munge iproute2
+  # fuzzing (tests/fuzz): clang with libFuzzer and the sanitizer runtimes (only recommended by
+  # clang-14, so named here), llvm-symbolizer for readable reports
+  clang libclang-rt-14-dev llvm
 )
 
 need_apt=()

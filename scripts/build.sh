@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR="${BUILD_DIR:-build}"
 if [ ! -x .venv/bin/python ] || ! command -v ninja >/dev/null || ! command -v mpirun >/dev/null \
-   || [ ! -f /usr/include/turbojpeg.h ] || [ ! -d /usr/include/CLI ]; then
+   || [ ! -f /usr/include/turbojpeg.h ] || [ ! -d /usr/include/CLI ] || ! command -v slurmd >/dev/null \
+   || ! command -v clang++ >/dev/null; then
   scripts/bootstrap.sh
 fi
 export CCACHE_DIR="${CCACHE_DIR:-$PWD/.ccache}"

@@ -1,8 +1,6 @@
-// Atomic checkpoint commit (write, fsync, checksum, manifest, rename, LATEST) and verified loading.
+// The single-process CheckpointWriter, retention rules, and verified loading with fallback.
 #include "l2face/checkpoint/store.h"
 
-#include <fcntl.h>
-#include <unistd.h>
 #include <xxhash.h>
 
 #include <algorithm>
@@ -11,34 +9,18 @@
 #include <iostream>
 #include <sstream>
 
+#include "publish.h"
+
 namespace fs = std::filesystem;
 
 namespace l2face::checkpoint {
+
+using detail::kLatest;
+using detail::kManifest;
+using detail::parseStep;
+using detail::stepName;
+
 namespace {
-
-constexpr const char* kManifest = "manifest.json";
-constexpr const char* kLatest = "LATEST";
-
-void fsyncPath(const fs::path& p, bool directory) {
-  int fd = ::open(p.c_str(), directory ? (O_RDONLY | O_DIRECTORY) : O_RDONLY);
-  if (fd < 0) throw CheckpointError("cannot open " + p.string() + " to fsync");
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) throw CheckpointError("fsync failed for " + p.string());
-}
-
-std::string stepName(int64_t step) { return "step_" + std::to_string(step); }
-
-// step_<N> -> N; -1 for anything else (including step_<N>.tmp).
-int64_t parseStep(const std::string& name) {
-  if (name.rfind("step_", 0) != 0 || name.size() == 5) return -1;
-  int64_t v = 0;
-  for (size_t i = 5; i < name.size(); ++i) {
-    if (name[i] < '0' || name[i] > '9') return -1;
-    v = v * 10 + (name[i] - '0');
-  }
-  return v;
-}
 
 Manifest readManifest(const fs::path& dir) {
   fs::path mp = dir / kManifest;
@@ -57,7 +39,8 @@ Manifest readManifest(const fs::path& dir) {
     m.step = j.at("step").get<int64_t>();
     m.world_size = j.at("world_size").get<int>();
     for (auto& [name, e] : j.at("files").items()) {
-      m.files[name] = FileEntry{e.at("size_bytes").get<uint64_t>(), e.at("xxh64").get<std::string>()};
+      m.files[name] =
+          FileEntry{e.at("size_bytes").get<uint64_t>(), e.at("xxh64").get<std::string>()};
     }
     m.meta = j.value("meta", nlohmann::json::object());
     return m;
@@ -73,8 +56,9 @@ void verify(const fs::path& dir, const Manifest& m) {
     uint64_t size = fs::file_size(f, ec);
     if (ec) throw CheckpointError(f.string() + ": listed in the manifest but missing");
     if (size != entry.size_bytes) {
-      throw CheckpointError(f.string() + ": size " + std::to_string(size) + " bytes, manifest says " +
-                            std::to_string(entry.size_bytes) + " (truncated or overwritten)");
+      throw CheckpointError(f.string() + ": size " + std::to_string(size) +
+                            " bytes, manifest says " + std::to_string(entry.size_bytes) +
+                            " (truncated or overwritten)");
     }
     std::string h = fileXxh64(f);
     if (h != entry.xxh64) {
@@ -113,18 +97,44 @@ void writeFileAtomic(const fs::path& path, const std::string& text) {
     out.flush();
     if (!out) throw CheckpointError("write failed for " + tmp.string() + " (disk full?)");
   }
-  fsyncPath(tmp, false);
-  fs::rename(tmp, path);
-  fsyncPath(path.parent_path().empty() ? fs::path(".") : path.parent_path(), true);
+  detail::fsyncPath(tmp, false);
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec)
+    throw CheckpointError("cannot rename " + tmp.string() + " to " + path.string() + ": " +
+                          ec.message());
+  detail::fsyncPath(path.parent_path().empty() ? fs::path(".") : path.parent_path(), true);
 }
 
-CheckpointWriter::CheckpointWriter(fs::path run_dir, int64_t step, int world_size)
-    : checkpoints_(std::move(run_dir) / "checkpoints"), step_(step), world_size_(world_size) {
-  tmp_ = checkpoints_ / (stepName(step) + ".tmp");
-  std::error_code ec;
-  fs::remove_all(tmp_, ec);  // leftovers of a save that crashed
-  fs::create_directories(tmp_, ec);
-  if (ec) throw CheckpointError("cannot create " + tmp_.string() + ": " + ec.message());
+std::string shardFileName(const std::string& stem, int rank, const std::string& extension) {
+  char digits[16];
+  std::snprintf(digits, sizeof(digits), "%05d", rank);
+  return stem + ".shard-" + digits + extension;
+}
+
+std::vector<int64_t> stepsToDelete(std::vector<int64_t> steps, const Retention& r, int64_t latest) {
+  if (r.keep_last <= 0) return {};
+  std::sort(steps.begin(), steps.end());
+  steps.erase(std::unique(steps.begin(), steps.end()), steps.end());
+  std::vector<int64_t> out;
+  const size_t newest_from = steps.size() > static_cast<size_t>(r.keep_last)
+                                 ? steps.size() - static_cast<size_t>(r.keep_last)
+                                 : 0;
+  for (size_t i = 0; i < newest_from; ++i) {
+    const int64_t s = steps[i];
+    if (s == latest || (r.keep_every > 0 && s % r.keep_every == 0)) continue;
+    out.push_back(s);
+  }
+  return out;
+}
+
+CheckpointWriter::CheckpointWriter(fs::path run_dir, int64_t step, int world_size, FaultPlan faults)
+    : run_dir_(std::move(run_dir)),
+      step_(step),
+      world_size_(world_size),
+      faults_(std::move(faults)) {
+  tmp_ = detail::tmpDir(run_dir_, step);
+  detail::prepareTmp(tmp_);
 }
 
 CheckpointWriter::~CheckpointWriter() {
@@ -135,45 +145,27 @@ CheckpointWriter::~CheckpointWriter() {
 }
 
 fs::path CheckpointWriter::path(const std::string& name) {
-  if (name.empty() || name.find('/') != std::string::npos || name == kManifest) {
-    throw CheckpointError("invalid checkpoint file name '" + name + "'");
-  }
+  detail::checkFileName(name);
   if (std::find(names_.begin(), names_.end(), name) == names_.end()) names_.push_back(name);
   return tmp_ / name;
 }
 
 fs::path CheckpointWriter::commit(const nlohmann::json& meta, int keep_last) {
+  return commit(meta, Retention{keep_last, 0});
+}
+
+fs::path CheckpointWriter::commit(const nlohmann::json& meta, const Retention& retention) {
+  if (faults_.has("checkpoint.write_fail", 0, step_)) {
+    throw CheckpointError("checkpoint step " + std::to_string(step_) +
+                          ": injected fault checkpoint.write_fail");
+  }
   // 2. fsync and checksum every file.
-  nlohmann::json files = nlohmann::json::object();
-  for (const auto& name : names_) {
-    fs::path f = tmp_ / name;
-    std::error_code ec;
-    uint64_t size = fs::file_size(f, ec);
-    if (ec) throw CheckpointError(f.string() + ": the caller did not write it");
-    fsyncPath(f, false);
-    files[name] = {{"size_bytes", size}, {"xxh64", fileXxh64(f)}};
-  }
-  // 3. The manifest, atomically.
-  nlohmann::json j = {{"format_version", kFormatVersion}, {"step", step_},
-                      {"world_size", world_size_}, {"files", files}, {"meta", meta}};
-  writeFileAtomic(tmp_ / kManifest, j.dump(2) + "\n");
-  // 4. Rename the directory into place; fsync the parent so the rename is durable.
-  fs::path final_dir = checkpoints_ / stepName(step_);
-  std::error_code ec;
-  fs::remove_all(final_dir, ec);  // an older save of the same step (a rerun) is replaced
-  fs::rename(tmp_, final_dir);
-  fsyncPath(checkpoints_, true);
+  std::map<std::string, FileEntry> files;
+  for (const auto& name : names_) files[name] = detail::sealFile(tmp_ / name);
+  // 3.–6. manifest, rename, LATEST, retention.
+  fs::path dir = detail::publish(run_dir_, step_, world_size_, files, meta, retention, faults_, 0);
   committed_ = true;
-  // 5. LATEST points at it.
-  writeFileAtomic(checkpoints_ / kLatest, stepName(step_) + "\n");
-  // 6. Retention.
-  if (keep_last > 0) {
-    auto all = listCheckpoints(checkpoints_.parent_path());
-    for (size_t i = 0; i + static_cast<size_t>(keep_last) < all.size(); ++i) {
-      if (all[i] != final_dir) fs::remove_all(all[i], ec);
-    }
-  }
-  return final_dir;
+  return dir;
 }
 
 fs::path LoadedCheckpoint::file(const std::string& name) const {
@@ -185,12 +177,13 @@ fs::path LoadedCheckpoint::file(const std::string& name) const {
 
 std::vector<fs::path> listCheckpoints(const fs::path& run_dir) {
   std::vector<std::pair<int64_t, fs::path>> found;
-  fs::path cdir = run_dir / "checkpoints";
+  fs::path cdir = detail::checkpointsDir(run_dir);
   std::error_code ec;
   if (!fs::is_directory(cdir, ec)) return {};
   for (const auto& e : fs::directory_iterator(cdir, ec)) {
     int64_t s = parseStep(e.path().filename().string());
-    if (s >= 0 && e.is_directory() && fs::exists(e.path() / kManifest)) found.push_back({s, e.path()});
+    if (s >= 0 && e.is_directory() && fs::exists(e.path() / kManifest))
+      found.push_back({s, e.path()});
   }
   std::sort(found.begin(), found.end());
   std::vector<fs::path> out;
@@ -198,33 +191,48 @@ std::vector<fs::path> listCheckpoints(const fs::path& run_dir) {
   return out;
 }
 
+int64_t latestStep(const fs::path& run_dir) {
+  std::ifstream latest(detail::checkpointsDir(run_dir) / kLatest);
+  std::string name;
+  if (!(latest >> name)) return -1;
+  return parseStep(name);
+}
+
 LoadedCheckpoint openCheckpoint(const fs::path& path) {
   std::error_code ec;
-  if (!fs::exists(path, ec)) throw CheckpointError(path.string() + ": no such checkpoint or run directory");
+  if (!fs::exists(path, ec))
+    throw CheckpointError(path.string() + ": no such checkpoint or run directory");
   if (fs::exists(path / kManifest)) {  // a checkpoint directory itself
     LoadedCheckpoint c{path, readManifest(path)};
     verify(path, c.manifest);
     return c;
   }
-  // A run directory: LATEST first, then every committed checkpoint from newest to oldest.
+  // A run directory: LATEST (the commit point) first, then the older committed ones.
   auto all = listCheckpoints(path);
   if (all.empty()) {
     throw CheckpointError(path.string() + ": no committed checkpoint (expected " +
-                          (path / "checkpoints" / "step_<N>" / kManifest).string() + ")");
+                          (detail::checkpointsDir(path) / "step_<N>" / kManifest).string() + ")");
   }
-  std::ifstream latest(path / "checkpoints" / kLatest);
-  std::string name;
-  if (latest >> name) {
-    fs::path p = path / "checkpoints" / name;
-    auto it = std::find(all.begin(), all.end(), p);
-    if (it != all.end()) std::rotate(it, it + 1, all.end());  // try LATEST first
-  }
+  const int64_t latest = latestStep(path);
   std::string errors;
+  if (latest >= 0) {  // LATEST names a directory that lost its manifest (damaged by hand or disk)
+    const fs::path named = detail::checkpointsDir(path) / stepName(latest);
+    if (!fs::exists(named / kManifest, ec)) {
+      errors += "\n  " + named.string() + ": named by LATEST but has no " + kManifest +
+                (fs::exists(named, ec) ? " (damaged or incomplete)" : " (directory missing)");
+    }
+  }
   for (auto it = all.rbegin(); it != all.rend(); ++it) {
+    const int64_t step = parseStep(it->filename().string());
+    if (latest >= 0 && step > latest) {
+      errors += "\n  " + it->string() + ": newer than LATEST (" + stepName(latest) +
+                "): its commit did not finish";
+      continue;
+    }
     try {
       LoadedCheckpoint c{*it, readManifest(*it)};
       verify(*it, c.manifest);
-      if (!errors.empty()) std::cerr << "[l2face] skipped broken checkpoints:" << errors << "\n";
+      if (!errors.empty()) std::cerr << "[l2face] skipped checkpoints:" << errors << "\n";
       return c;
     } catch (const CheckpointError& e) {
       errors += std::string("\n  ") + e.what();

@@ -1,4 +1,5 @@
-// CUDA device memory for GradSync's buckets, and the device count (builds with CUDA).
+// CUDA device memory for GradSync's buckets, the device count and the rank's device (builds
+// with CUDA).
 #include <cuda_runtime.h>
 
 #include <cstring>
@@ -6,6 +7,7 @@
 
 #include "buffer_memory.h"
 #include "cuda_util.h"
+#include "l2face/comm/run_context.h"
 
 namespace l2face::comm {
 namespace {
@@ -41,6 +43,12 @@ class CudaMemory final : public BufferMemory {
 };
 
 }  // namespace
+
+int selectCudaDevice(const RunContext& ctx) {
+  int device = cudaDeviceForRank(ctx, cudaDeviceCountOrZero());
+  if (device >= 0) checkCuda(cudaSetDevice(device), "cudaSetDevice");
+  return device;
+}
 
 int cudaDeviceCountOrZero() {
   int n = 0;

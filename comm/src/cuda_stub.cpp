@@ -3,10 +3,12 @@
 
 #include "buffer_memory.h"
 #include "cuda_util.h"
+#include "l2face/comm/run_context.h"
 
 namespace l2face::comm {
 
 int cudaDeviceCountOrZero() { return 0; }
+int selectCudaDevice(const RunContext&) { return -1; }
 bool isCudaPointer(const void*) { return false; }
 void copyBytes(void* dst, const void* src, size_t bytes) {
   if (bytes > 0) std::memcpy(dst, src, bytes);

@@ -1,4 +1,5 @@
-// makeCommunicator: picks the backend for the job (auto rules in options.h) and builds it.
+// makeCommunicator: picks the backend for the job (auto rules in options.h), selects the rank's
+// CUDA device and builds the backend.
 #include <string>
 
 #include "cuda_util.h"
@@ -13,28 +14,30 @@
 #endif
 
 namespace l2face::comm {
-namespace {
 
-Backend chooseAuto(const RunContext& ctx) {
+Backend resolveBackend(const CommOptions& options, const RunContext& ctx) {
+  if (options.backend != Backend::kAuto) return options.backend;
   // A world of one needs no communication at all, whatever the device.
   if (ctx.world_size == 1) return Backend::kLocal;
 #ifdef L2FACE_HAVE_NCCL
   if (cudaDeviceCountOrZero() > 0) return Backend::kNccl;
 #endif
   if (MpiSession::active()) return Backend::kMpi;
-  throw CommError("a world of " + std::to_string(ctx.world_size) +
-                  " ranks launched without mpirun and without a CUDA device has no backend: launch "
+  throw CommError("a world of " + std::to_string(ctx.world_size) + " ranks (found by " +
+                  ctx.source +
+                  ") launched without mpirun and without a CUDA device has no backend: launch "
                   "under mpirun (or srun --mpi=pmix) for the mpi backend");
 }
-
-}  // namespace
 
 std::unique_ptr<Communicator> makeCommunicator(const CommOptions& options, const RunContext& ctx) {
   if (!(options.timeout_seconds > 0)) {
     throw CommError("comm.timeout_seconds must be positive, got " +
                     std::to_string(options.timeout_seconds));
   }
-  Backend b = options.backend == Backend::kAuto ? chooseAuto(ctx) : options.backend;
+  Backend b = resolveBackend(options, ctx);
+  // Later CUDA work (torch's default "cuda" device) lands on this rank's own GPU. A single
+  // process on device 0 needs no call (and no CUDA context when it trains on the CPU).
+  if (b != Backend::kNccl && (ctx.local_size > 1 || ctx.gpu_overridden)) selectCudaDevice(ctx);
   switch (b) {
     case Backend::kLocal:
       if (ctx.world_size != 1) {

@@ -101,6 +101,7 @@ class StoreBootstrap final : public NcclBootstrap {
       StoreServerOptions so;
       so.port = co.port;
       so.token = co.token;
+      so.world_size = ctx.world_size;  // one connection per rank; later ones are refused
       server_ = std::make_unique<TcpStoreServer>(so);
     }
     client_ = std::make_shared<TcpStoreClient>(co);

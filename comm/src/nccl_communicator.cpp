@@ -95,13 +95,13 @@ class NcclCommunicator final : public Communicator {
       : options_(options), host_(ctx.host), rank_(ctx.rank), size_(ctx.world_size) {
     int devices = cudaDeviceCountOrZero();
     if (devices == 0) throw CommError("comm.backend nccl: no CUDA device is visible");
-    if (ctx.local_size > devices) {
+    // With L2FACE_GPU the launcher chose each rank's device (e.g. one visible device per rank).
+    if (ctx.local_size > devices && !ctx.gpu_overridden) {
       throw CommError("comm.backend nccl: " + std::to_string(ctx.local_size) +
                       " ranks on this host but " + std::to_string(devices) +
                       " CUDA devices (NCCL needs one device per rank)");
     }
-    device_ = ctx.local_rank % devices;
-    checkCuda(cudaSetDevice(device_), "cudaSetDevice");
+    device_ = selectCudaDevice(ctx);  // L2FACE_GPU, else local rank modulo the devices
     bootstrap_ = makeNcclBootstrap(ctx, options.timeout_seconds);
     ncclUniqueId id;
     std::memset(&id, 0, sizeof(id));

@@ -7,8 +7,9 @@
 
 namespace l2face::comm {
 
-// One CUDA device per rank (local_rank modulo the visible devices). The unique id travels over
-// MPI when a session is active, else over the TCP store (L2FACE_MASTER_ADDR/PORT, JOB_TOKEN).
+// One CUDA device per rank (L2FACE_GPU, else local_rank modulo the visible devices; see
+// cudaDeviceForRank). The unique id travels over MPI when a session is active, else over the TCP
+// store (L2FACE_MASTER_ADDR/PORT, JOB_TOKEN).
 std::unique_ptr<Communicator> makeNcclCommunicator(const CommOptions& options,
                                                    const RunContext& ctx);
 

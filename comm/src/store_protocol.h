@@ -14,14 +14,25 @@
 //       ADD(key, i64 delta)                  -> VALUE(new value as decimal text)
 //       WAIT(u32 n, n × key, u64 timeout_ms) -> OK | TIMEOUT(u32 n, n × missing key)
 //       DELETE(key)                          -> OK | NOT_FOUND
-//  4. A frame longer than the maximum, or one that does not parse, is logged and closes that
-//     connection; the server goes on serving the others.
+//  4. A frame longer than the maximum, or one that does not parse (unknown command, a field past
+//     its end, bytes left after the last field), is logged and closes that connection; the server
+//     goes on serving the others. Before the hello the maximum is kMaxHelloBytes: an
+//     unauthenticated peer cannot make the server allocate more than that per connection.
+//  5. With a known world size, the hello's rank must lie in [0, world size) and be the first
+//     hello of that rank. Once every rank has said hello (the rendezvous is complete), a new
+//     connection gets ERROR("rendezvous complete") and is closed without being read.
+//  6. At most max_pending_connections connections may be waiting for their hello; a new one
+//     beyond that closes the oldest of them (a flood of silent connections cannot lock ranks out,
+//     and a rank whose connection was closed before the hello's reply connects again).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace l2face::comm::store {
 
@@ -87,6 +98,41 @@ class Reader {
 };
 
 uint32_t decodeLength(const unsigned char header[4]);
+
+// The largest hello frame accepted (a command byte, a token, a rank: tokens are short).
+constexpr size_t kMaxHelloBytes = 64 * 1024;
+// Longest WAIT the server arms a timer for; longer ones are clamped (the client gives up sooner).
+constexpr uint64_t kMaxWaitMilliseconds = uint64_t{7} * 24 * 3600 * 1000;
+
+// The largest frame payload a connection may send next: kMaxHelloBytes (or less, when the
+// configured maximum is smaller) before its hello, max_message_bytes after it.
+size_t frameLimit(bool hello_done, size_t max_message_bytes);
+
+// One decoded request (the fields its command carries; the others keep their defaults).
+struct Request {
+  Command command = Command::kHello;
+  std::string token;                   // kHello
+  int32_t rank = -1;                   // kHello
+  std::string key;                     // kSet, kGet, kAdd, kDelete
+  std::string value;                   // kSet
+  int64_t delta = 0;                   // kAdd
+  std::vector<std::string> keys;       // kWait
+  uint64_t timeout_ms = 0;             // kWait
+};
+
+// Decodes a request payload (step 3's commands and the hello). ProtocolError for an unknown or
+// reply command, a field that runs past the payload, or bytes left after the last field.
+Request parseRequest(const char* data, size_t size);
+
+// The key-value state and the requests that only touch it (SET, GET, ADD, DELETE): the reply to
+// send, with `changed` set when a key was set (waits may complete). ProtocolError for an ADD on a
+// value that is not a decimal int64, or whose sum overflows int64; std::invalid_argument for
+// the other commands.
+using Data = std::map<std::string, std::string>;
+Writer applyRequest(Data& data, const Request& request, bool& changed);
+
+// WAIT's timeout as a timer duration, clamped to kMaxWaitMilliseconds (no overflow downstream).
+std::chrono::milliseconds waitDuration(uint64_t timeout_ms);
 
 // Equal strings, in time independent of where they differ.
 bool constantTimeEqual(const std::string& a, const std::string& b);

@@ -1,5 +1,6 @@
 // The rendezvous store's client: synchronous requests on one connection, each with a deadline.
 #include <boost/asio.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <mutex>
@@ -33,23 +34,39 @@ class TcpStoreClient::Impl {
  public:
   explicit Impl(StoreClientOptions options) : o_(std::move(options)), socket_(io_) {
     where_ = o_.host + ":" + std::to_string(o_.port);
-    connect();
-    Reply r = request(Writer(Command::kHello).str(o_.token).i32(o_.rank), o_.timeout_seconds);
-    if (r.cmd == Command::kError) {
-      Reader rd(r.body.data(), r.body.size());
-      rd.command();
-      throw CommError("store at " + where_ + " refused this process: " + rd.str() +
-                      " (check L2FACE_JOB_TOKEN)");
+    const auto deadline = std::chrono::steady_clock::now() + toDuration(o_.timeout_seconds);
+    for (;;) {
+      connect(deadline);
+      const double left =
+          std::chrono::duration<double>(deadline - std::chrono::steady_clock::now()).count();
+      Reply r;
+      try {
+        r = request(Writer(Command::kHello).str(o_.token).i32(o_.rank), std::max(left, 0.1));
+      } catch (const CommError& e) {
+        // Closed before the reply (the server dropped it among a flood of connections, or is
+        // restarting): connect again while time is left. No reply in time is final.
+        if (!closed_by_peer_ || std::chrono::steady_clock::now() > deadline) throw;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        continue;
+      }
+      if (r.cmd == Command::kError) {
+        Reader rd(r.body.data(), r.body.size());
+        rd.command();
+        throw CommError("store at " + where_ + " refused this process: " + rd.str() +
+                        " (check L2FACE_JOB_TOKEN, L2FACE_RANK and L2FACE_WORLD_SIZE)");
+      }
+      expect(r, Command::kOk, "hello");
+      return;
     }
-    expect(r, Command::kOk, "hello");
   }
 
   struct Reply {
-    Command cmd;
+    Command cmd = Command::kError;
     std::string body;  // the whole payload, command byte included
   };
 
   Reply request(const Writer& w, double timeout_seconds) {
+    closed_by_peer_ = false;
     if (!socket_.is_open()) throw CommError("store at " + where_ + ": connection is closed");
     std::string frame = w.frame();
     unsigned char header[4];
@@ -96,6 +113,8 @@ class TcpStoreClient::Impl {
                       std::to_string(timeout_seconds) + " s");
     }
     if (error) {
+      closed_by_peer_ = error == asio::error::eof || error == asio::error::connection_reset ||
+                        error == asio::error::broken_pipe;
       boost::system::error_code ignored;
       socket_.close(ignored);
       throw CommError("store at " + where_ + ": " + error.message());
@@ -116,11 +135,11 @@ class TcpStoreClient::Impl {
   std::mutex mutex_;
   asio::io_context io_;
   tcp::socket socket_;
+  bool closed_by_peer_ = false;  // the last request failed because the server closed the socket
 
  private:
   // Retries until the deadline: rank 0's server may not be listening yet.
-  void connect() {
-    auto deadline = std::chrono::steady_clock::now() + toDuration(o_.timeout_seconds);
+  void connect(std::chrono::steady_clock::time_point deadline) {
     std::string last = "no attempt";
     for (;;) {
       boost::system::error_code ec;

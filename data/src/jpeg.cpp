@@ -89,6 +89,11 @@ ImageSize JpegDecoder::peek(const uint8_t* data, size_t size, const std::string&
                  "supported)");
   }
   if (w <= 0 || h <= 0) failAndReset("JPEG '" + what + "': header reports an empty image");
+  if (static_cast<int64_t>(w) * h > kMaxJpegPixels) {
+    failAndReset("JPEG '" + what + "': " + std::to_string(w) + "x" + std::to_string(h) +
+                 " pixels, over the decoder's limit of " + std::to_string(kMaxJpegPixels) +
+                 " (8192x8192); the header is corrupt, or the image needs resizing first");
+  }
   return {w, h};
 }
 

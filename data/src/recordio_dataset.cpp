@@ -135,7 +135,7 @@ RecordIODataset::RecordIODataset(const std::vector<std::string>& rec_paths) {
     const std::string idx_path = idxPathFor(rec_path);
     const std::vector<IdxEntry> entries = parseIdx(idx_path, rec_path);
     for (const auto& e : entries) {
-      if (e.offset + 8 > file.size()) {
+      if (e.offset > file.size() || file.size() - e.offset < 8) {
         throw DataError(idx_path + ":" + std::to_string(e.line) + ": key " +
                         std::to_string(e.key) + " points at offset " + std::to_string(e.offset) +
                         ", past the end of '" + rec_path + "' (" + std::to_string(file.size()) +
@@ -152,14 +152,17 @@ RecordIODataset::RecordIODataset(const std::vector<std::string>& rec_paths) {
                                std::to_string(entries.front().offset) + " (record 0)";
       if (buf.size() >= kIRHeaderBytes && le::get32(buf.data()) > 0) {
         const ParsedPayload meta = parsePayload(buf.data(), buf.size(), what);
+        // Keys are float32 labels here: exact integers below 2^24 only, so a larger (or
+        // non-finite) key is a corrupt record, not a dataset of 16 million images.
+        constexpr float kMaxKey = 1 << 24;
         if (meta.labels.size() < 2 || !(meta.labels[0] >= 1) ||
-            !(meta.labels[1] >= meta.labels[0])) {
+            !(meta.labels[1] >= meta.labels[0]) || !(meta.labels[1] <= kMaxKey)) {
           throw DataError("RecordIO " + what + ": meta record must carry labels {first identity "
-                          "key, end key} with 1 <= first <= end");
+                          "key, end key} with 1 <= first <= end <= 2^24");
         }
         images_begin = 1;
         images_end = static_cast<uint64_t>(meta.labels[0]);
-        meta_classes = static_cast<int>(meta.labels[1] - meta.labels[0]);
+        meta_classes = static_cast<int>(meta.labels[1]) - static_cast<int>(meta.labels[0]);
       }
     }
     uint64_t first_offset = std::numeric_limits<uint64_t>::max(), last_offset = 0;

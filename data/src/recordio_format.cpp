@@ -164,7 +164,7 @@ void RecordFile::readInto(uint64_t offset, size_t max_bytes, std::vector<uint8_t
   uint64_t pos = offset;
   const std::string where = "RecordIO '" + path_ + "': record at offset " + std::to_string(offset);
   for (bool first = true;; first = false) {
-    if (pos + 8 > size_) {
+    if (pos > size_ || size_ - pos < 8) {
       throw DataError(where + ": part header at offset " + std::to_string(pos) +
                       " lies past the end of the file (" + std::to_string(size_) +
                       " bytes); the .rec is truncated or the .idx belongs to another file");
@@ -188,7 +188,7 @@ void RecordFile::readInto(uint64_t offset, size_t max_bytes, std::vector<uint8_t
                                "middle of a split record)"
                              : " (a split record continues with flag 2 or 3)"));
     }
-    if (pos + 8 + length > size_) {
+    if (length > size_ - pos - 8) {
       throw DataError(where + ": part of " + std::to_string(length) + " bytes at offset " +
                       std::to_string(pos) + " runs past the end of the file (" +
                       std::to_string(size_) + " bytes); the .rec is truncated");
@@ -301,7 +301,8 @@ void RecordWriter::close() {
   if (rec_fd_ < 0) return;
   flush();
   const bool synced = ::fsync(rec_fd_) == 0 && ::fsync(idx_fd_) == 0;
-  const bool closed = (::close(rec_fd_) == 0) & (::close(idx_fd_) == 0);
+  const bool rec_closed = ::close(rec_fd_) == 0;  // both close, whatever the first returns
+  const bool closed = (::close(idx_fd_) == 0) && rec_closed;
   rec_fd_ = idx_fd_ = -1;
   if (!synced || !closed) {
     throw DataError("RecordIO: cannot flush '" + rec_path_ + "': " + std::strerror(errno));

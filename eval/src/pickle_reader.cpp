@@ -323,11 +323,46 @@ class Reader {
     push(std::move(v));
   }
 
+  // A list's items: neither lists nor tuples holding lists (no value can reach itself).
+  void checkListItem(const PyValue& item) {
+    if (item.kind == Kind::kList || item.holds_list) {
+      fail(op_offset_, "a list inside a list: not part of a verification .bin (the images and "
+                       "the flags are flat lists)");
+    }
+  }
+
   void appendTo(PyRef& list, std::vector<PyRef> items) {
     if (list->kind != Kind::kList) {
       fail(op_offset_, "APPEND(S) to a " + describe(*list) + ", expected a list");
     }
-    for (auto& item : items) list->items.push_back(std::move(item));
+    for (auto& item : items) {
+      checkListItem(*item);
+      list->depth = std::max(list->depth, item->depth + 1);
+      list->items.push_back(std::move(item));
+    }
+  }
+
+  PyRef makeList(std::vector<PyRef> items) {
+    PyRef v = make(Kind::kList);
+    v->depth = 1;
+    appendTo(v, std::move(items));
+    return v;
+  }
+
+  // Tuples are immutable: their depth and whether they hold a list are final here.
+  PyRef makeTuple(std::vector<PyRef> items) {
+    PyRef v = make(Kind::kTuple);
+    v->depth = 1;
+    for (const auto& item : items) {
+      v->depth = std::max(v->depth, item->depth + 1);
+      v->holds_list = v->holds_list || item->kind == Kind::kList || item->holds_list;
+    }
+    if (v->depth > kMaxNesting) {
+      fail(op_offset_, "values nested more than " + std::to_string(kMaxNesting) +
+                           " deep: not a verification .bin");
+    }
+    v->items = std::move(items);
+    return v;
   }
 
   void step(uint8_t op);
@@ -363,17 +398,14 @@ void Reader::step(uint8_t op) {
       marks_.push_back(stack_.size());
       return;
     case ']':
-      push(make(Kind::kList));
+      push(makeList({}));
       return;
     case ')':
-      push(make(Kind::kTuple));
+      push(makeTuple({}));
       return;
-    case 'l': {
-      PyRef v = make(Kind::kList);
-      v->items = popMark();
-      push(std::move(v));
+    case 'l':
+      push(makeList(popMark()));
       return;
-    }
     case 'a': {
       PyRef item = pop();
       appendTo(top(), {std::move(item)});
@@ -384,20 +416,16 @@ void Reader::step(uint8_t op) {
       appendTo(top(), std::move(items));
       return;
     }
-    case 't': {
-      PyRef v = make(Kind::kTuple);
-      v->items = popMark();
-      push(std::move(v));
+    case 't':
+      push(makeTuple(popMark()));
       return;
-    }
     case 0x85:
     case 0x86:
     case 0x87: {  // TUPLE1..3
       const int n = op - 0x84;
-      PyRef v = make(Kind::kTuple);
-      v->items.resize(static_cast<size_t>(n));
-      for (int i = n - 1; i >= 0; --i) v->items[static_cast<size_t>(i)] = pop();
-      push(std::move(v));
+      std::vector<PyRef> items(static_cast<size_t>(n));
+      for (int i = n - 1; i >= 0; --i) items[static_cast<size_t>(i)] = pop();
+      push(makeTuple(std::move(items)));
       return;
     }
     case 'N':

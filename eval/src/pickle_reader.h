@@ -20,6 +20,11 @@ struct PyValue {
   std::shared_ptr<const std::vector<uint8_t>> bytes;
   std::string text;                             // kText: UTF-8; kGlobal: "module.name"
   std::vector<std::shared_ptr<PyValue>> items;  // kList, kTuple
+  // kList, kTuple: nesting depth (1 + the deepest item's; 0 for values without items), and
+  // whether a list lies inside (tuples). A list never holds a list or a tuple holding one, so
+  // no value can come to contain itself (see unpickle).
+  uint32_t depth = 0;
+  bool holds_list = false;
   // kDtype: numpy type code without byte order ("u1", "b1", "i8", ...) and the byte order
   // ('|' not applicable, '<' little, '>' big, '=' native).
   std::string dtype_code;
@@ -40,7 +45,11 @@ using PyRef = std::shared_ptr<PyValue>;
 // scalars and dtypes. Anything else throws EvalError naming `source`, the opcode and its byte
 // offset. Every length is checked against the bytes that remain, and the number of values and
 // memo entries is capped, so a hostile file cannot make the reader allocate much more than the
-// file's own size. Trailing bytes after STOP are an error.
+// file's own size. Trailing bytes after STOP are an error. Values nest at most kMaxNesting deep,
+// and a list may not hold a list (or a tuple holding one): .bin files need neither, and without
+// these rules a hostile file could build a list that contains itself (through the memo), which
+// shared ownership never frees, or nest values so deep that destroying them overflows the stack.
+constexpr uint32_t kMaxNesting = 100;
 PyRef unpickle(const uint8_t* data, size_t size, const std::string& source);
 
 // The globals a .bin may name (pickle_globals.cpp): their names, and the REDUCE / BUILD of the

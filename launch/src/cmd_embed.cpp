@@ -21,6 +21,7 @@ struct EmbedArgs {
   std::string images;
   std::string out;
   std::string features;
+  std::string pixels;
   std::string device = "auto";
   int batch_size = 128;
   bool flip = false;
@@ -34,9 +35,13 @@ bool isJpeg(const fs::path& p) {
 }
 
 // NumPy .npy version 1.0: magic, header length, a dict literal padded to 64 bytes, raw data.
-void writeNpy(const std::string& path, const std::vector<float>& data, size_t rows, size_t cols) {
-  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" +
-                       std::to_string(rows) + ", " + std::to_string(cols) + "), }";
+void writeNpy(const std::string& path, const char* descr, const void* data, size_t bytes,
+              const std::vector<size_t>& shape) {
+  std::string dims;
+  for (size_t d : shape) dims += std::to_string(d) + ", ";
+  std::string header = std::string("{'descr': '") + descr +
+                       "', 'fortran_order': False, 'shape': (" +
+                       dims.substr(0, dims.size() - (shape.size() > 1 ? 2 : 1)) + "), }";
   header.append(64 - (10 + header.size() + 1) % 64, ' ');
   header += '\n';
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -44,8 +49,7 @@ void writeNpy(const std::string& path, const std::vector<float>& data, size_t ro
   const uint16_t len = static_cast<uint16_t>(header.size());
   out.put(static_cast<char>(len & 0xff)).put(static_cast<char>(len >> 8));
   out << header;
-  out.write(reinterpret_cast<const char*>(data.data()),
-            static_cast<std::streamsize>(data.size() * sizeof(float)));
+  out.write(static_cast<const char*>(data), static_cast<std::streamsize>(bytes));
   if (!out) throw std::runtime_error("cannot write " + path);
 }
 
@@ -60,8 +64,13 @@ int runEmbed(const EmbedArgs& a) {
   if (files.empty()) throw std::runtime_error("no .jpg images under " + a.images);
   auto model = trainer::EmbeddingModel::load(a.checkpoint, a.device);
   const int dim = model->dim();
+  const size_t image_bytes = static_cast<size_t>(model->inputSize()) * model->inputSize() * 3;
+  std::vector<uint8_t> pixels;  // with --save-pixels: every decoded image, in file order
   eval::Embedder embed = trainer::fileEmbedder(
-      [&](const uint8_t* nhwc, int n, float* out) { model->embed(nhwc, n, a.flip, out); },
+      [&](const uint8_t* nhwc, int n, float* out) {
+        if (!a.pixels.empty()) pixels.insert(pixels.end(), nhwc, nhwc + n * image_bytes);
+        model->embed(nhwc, n, a.flip, out);
+      },
       model->inputSize(), dim);
 
   std::vector<float> all;
@@ -83,7 +92,14 @@ int runEmbed(const EmbedArgs& a) {
     csv << fs::relative(files[i], a.images).generic_string() << "," << std::sqrt(sq) << "\n";
   }
   if (!csv) throw std::runtime_error("cannot write " + a.out);
-  if (!a.features.empty()) writeNpy(a.features, all, files.size(), static_cast<size_t>(dim));
+  if (!a.features.empty()) {
+    writeNpy(a.features, "<f4", all.data(), all.size() * sizeof(float),
+             {files.size(), static_cast<size_t>(dim)});
+  }
+  if (!a.pixels.empty()) {
+    const size_t side = static_cast<size_t>(model->inputSize());
+    writeNpy(a.pixels, "|u1", pixels.data(), pixels.size(), {files.size(), side, side, 3});
+  }
   std::cout << "embedded " << files.size() << " images with checkpoint " << model->checkpointDir()
             << " (step " << model->step() << ", " << dim << "-d) -> " << a.out << "\n";
   return kExitOk;
@@ -101,6 +117,9 @@ void addEmbedCommands(CLI::App& app, std::vector<Command>& out) {
       ->required();
   e->add_option("--out", a->out, "CSV to write: path (relative to --images),norm")->required();
   e->add_option("--features", a->features, "Also write the N × d float32 features as .npy");
+  e->add_option("--save-pixels", a->pixels,
+                "Also write the decoded input images as N × S × S × 3 uint8 RGB .npy (what the "
+                "network gets, before (x − 127.5)/128), to reproduce the features elsewhere");
   e->add_option("--batch-size", a->batch_size, "Embedding batch size")->check(CLI::Range(1, 65536));
   e->add_option("--device", a->device, "auto | cpu | cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));

@@ -1,4 +1,7 @@
 // train: configuration -> run context -> trainer, then the run's summary.
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -18,7 +21,25 @@ namespace {
 struct TrainArgs {
   std::string config;
   std::vector<std::string> overrides;
+  std::string resume = "none";
 };
+
+// Preemption: SIGTERM or SIGUSR1 (SLURM's --signal) asks the run to checkpoint and stop at the
+// next step boundary; so does a first SIGINT, and a second SIGINT ends the process at once.
+std::atomic<int> g_stop{0};
+std::atomic<int> g_interrupts{0};
+
+extern "C" void onStopSignal(int sig) {
+  if (sig == SIGINT && g_interrupts.fetch_add(1) >= 1) std::_Exit(130);
+  g_stop.store(sig);
+}
+
+void installStopHandlers() {
+  struct sigaction sa {};
+  sa.sa_handler = onStopSignal;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGTERM, SIGUSR1, SIGINT}) sigaction(sig, &sa, nullptr);
+}
 
 void writeText(const fs::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -58,13 +79,27 @@ int runTrain(const TrainArgs& args) {
   topt.monitoring = cfg.monitoring;
   topt.eval = cfg.eval;
   topt.comm = copt;
-  topt.config_digest = configDigest(cfg, {"model", "head", "classifier"});
+  topt.config_digest = configDigest(cfg, {"model", "head"});
+  topt.resume = args.resume;
+  installStopHandlers();
+  topt.stop_requested = &g_stop;
 
   trainer::TrainSummary summary = trainer::train(topt, *comm, ctx);
   if (ctx.isLeader()) {
     std::string json = trainer::summaryJson(summary);
     writeText(fs::path(cfg.run.dir) / "summary.json", json);
     std::cout << json;
+  }
+  if (summary.preempted) {
+    if (ctx.isLeader()) {
+      std::cerr << "[l2face] preempted at step " << summary.steps << "; checkpoint "
+                << summary.checkpoint << "; exit " << kExitRequeue
+                << " (requeue, then resume with --resume auto)\n";
+    }
+    // mpirun ends the other ranks when the first exits non-zero: let rank 0 finish writing first.
+    std::unique_ptr<comm::Communicator> view = comm::makeHostView(*comm);
+    (view ? *view : *comm).barrier();
+    return kExitRequeue;
   }
   return kExitOk;
 }
@@ -76,7 +111,11 @@ void addTrainCommands(CLI::App& app, std::vector<Command>& out) {
   auto* t = app.add_subcommand("train", "Train a model (under mpirun: data-parallel)");
   t->add_option("--config,-c", args->config, "YAML configuration file")->check(CLI::ExistingFile);
   t->add_option("--set", args->overrides, "Override a key: section.key=value (repeatable)");
-  out.push_back({t, [args] { return runTrain(*args); }});
+  t->add_option("--resume", args->resume,
+                "none (default), auto (the newest valid checkpoint of run.dir, if any), or a "
+                "checkpoint or run directory");
+  // Every rank returns the same code (0, or 75 after an agreed preemption).
+  out.push_back({t, [args] { return runTrain(*args); }, /*agreed_exit=*/true});
 }
 
 }  // namespace l2face::launch

@@ -248,6 +248,11 @@ void Loader::checkCrossKeys() const {
     failPair("run.precision", "run.device",
              "run.precision bf16 needs CUDA; on run.device cpu use fp32 (or auto)");
   }
+  if (c.classifier.parallel == "replicated" && c.classifier.sample_rate < 1) {
+    failPair("classifier.sample_rate", "classifier.parallel",
+             "classifier.sample_rate < 1 needs classifier.parallel sharded (or auto): the "
+             "replicated classifier computes every class");
+  }
   if (c.eval.every_steps > 0 && c.eval.pairs.empty() && c.eval.bins.empty() &&
       c.eval.templates.empty()) {
     failPair("eval.every_steps", "eval.pairs",

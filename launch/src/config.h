@@ -58,7 +58,7 @@ Config loadConfigFromString(const std::string& yaml_text, const std::string& sou
 std::string toYaml(const Config& config);
 
 // Stable hex digest of the chosen sections' canonical values (section order does not matter).
-// Stored with checkpoints to refuse resuming with an incompatible model/head/classifier.
+// Stored with checkpoints to refuse resuming with an incompatible model/head.
 // Throws ConfigError for an unknown section name.
 std::string configDigest(const Config& config, std::initializer_list<std::string> sections);
 

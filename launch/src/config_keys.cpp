@@ -168,8 +168,19 @@ std::vector<KeySpec> buildTable() {
             "Margin m: arcface cos(θ + m), m in radians (0.5); cosface cos θ − m (0.35-0.4)"),
 
       field("classifier", "parallel", &Config::classifier, &ClassifierOptions::parallel,
-            oneOf({"replicated"}),
-            "Placement of the class weights; replicated = a full copy on every rank"),
+            oneOf({"auto", "replicated", "sharded"}),
+            "Placement of the class weights: replicated (a full copy on every rank), sharded "
+            "(rank r owns a contiguous block of classes; exact distributed softmax), or auto "
+            "(sharded when world > 1 and C >= classifier.shard_min_classes, or when "
+            "classifier.sample_rate < 1)"),
+      field("classifier", "shard_min_classes", &Config::classifier,
+            &ClassifierOptions::shard_min_classes, atLeast(1),
+            "With parallel auto: the number of classes from which a multi-rank run shards"),
+      field("classifier", "sample_rate", &Config::classifier, &ClassifierOptions::sample_rate,
+            halfOpen(0, 1, true),
+            "Fraction of each rank's classes in a step's softmax (sharded): all positives of the "
+            "global batch plus a random subset of the rest; only those rows are updated. "
+            "1 = exact softmax"),
 
       field("optim", "type", O, &OptimOptions::type, oneOf({"sgd", "adamw"}),
             "Optimizer: sgd (momentum, L2 weight decay) or adamw (decoupled weight decay)"),
@@ -204,9 +215,19 @@ std::vector<KeySpec> buildTable() {
             "Consecutive skipped (non-finite) steps that abort the run; seen at log boundaries"),
 
       field("checkpoint", "every_steps", K, &CheckpointOptions::every_steps, atLeast(0),
-            "Steps between checkpoints; 0 = only the final save"),
+            "Steps between checkpoints; 0 = only the final save (and on preemption)"),
+      field("checkpoint", "every_seconds", K, &CheckpointOptions::every_seconds, atLeast(0),
+            "Also save when this many seconds passed since the last save (rank 0's clock); 0 = off"),
       field("checkpoint", "keep_last", K, &CheckpointOptions::keep_last, atLeast(0),
             "Committed checkpoints kept, older ones deleted; 0 = keep all"),
+      field("checkpoint", "keep_every", K, &CheckpointOptions::keep_every, atLeast(0),
+            "Also keep every checkpoint whose step is a multiple of this; 0 = off"),
+      field("checkpoint", "async", K, &CheckpointOptions::async, any,
+            "Write checkpoints on a background thread while training continues (state is copied "
+            "to host memory at the step boundary); false = the step waits for the save"),
+      field("checkpoint", "fail_on_error", K, &CheckpointOptions::fail_on_error, any,
+            "A failed save ends the run; false = the failure is logged and counted "
+            "(l2face_checkpoint_failures_total), training goes on, the previous checkpoint stays"),
 
       field("comm", "backend", C, &CommConfig::backend, oneOf({"auto", "local", "mpi", "nccl"}),
             "auto: local for one rank, nccl with GPUs, else mpi (under mpirun)"),

@@ -17,9 +17,12 @@ using namespace l2face::launch;
 
 namespace {
 
-int run(const std::vector<Command>& commands, CLI::App* version) {
+int run(const std::vector<Command>& commands, CLI::App* version, bool& agreed) {
   for (const Command& c : commands) {
-    if (*c.app) return c.run();
+    if (*c.app) {
+      agreed = c.agreed_exit;
+      return c.run();
+    }
   }
   if (*version) std::cout << "l2face " << L2FACE_VERSION << "\n";
   return kExitOk;
@@ -36,6 +39,8 @@ int main(int argc, char** argv) {
   addTrainCommands(app, commands);
   addEvalCommands(app, commands);
   addEmbedCommands(app, commands);
+  addExportCommands(app, commands);
+  addDoctorCommands(app, commands);
   auto* version = app.add_subcommand("version", "Print the version");
 
   try {
@@ -48,23 +53,28 @@ int main(int argc, char** argv) {
   std::optional<l2face::comm::MpiSession> mpi;
   std::string who = "l2face";
   int rc = kExitOk;
+  bool agreed = false;  // set when the command's exit code is the same on every rank
   try {
     if (l2face::comm::launchedUnderMpi()) {
       mpi.emplace(&argc, &argv);
       if (mpi->size() > 1) who += " (rank " + std::to_string(mpi->rank()) + ")";
     }
-    rc = run(commands, version);
+    rc = run(commands, version, agreed);
   } catch (const ConfigError& err) {
+    agreed = false;
     std::cerr << who << ": configuration error: " << err.what() << "\n";
     rc = kExitUsage;
   } catch (const std::invalid_argument& err) {
+    agreed = false;
     std::cerr << who << ": invalid argument: " << err.what() << "\n";
     rc = kExitUsage;
   } catch (const std::exception& err) {
+    agreed = false;
     std::cerr << who << ": error: " << err.what() << "\n";
     rc = kExitFailure;
   }
-  // The other ranks may be waiting in a collective for this one: end them all now.
-  if (rc != kExitOk && mpi && mpi->size() > 1) mpi->abort(rc);
+  // The other ranks may be waiting in a collective for this one: end them all now, unless every
+  // rank returned this code by agreement.
+  if (rc != kExitOk && !agreed && mpi && mpi->size() > 1) mpi->abort(rc);
   return rc;
 }

@@ -6,19 +6,10 @@
 
 #include <stdexcept>
 
+#include "tensor_comm.h"
+
 namespace l2face::trainer {
 namespace {
-
-comm::DType dtypeOf(const torch::Tensor& t) {
-  switch (t.scalar_type()) {
-    case torch::kFloat: return comm::DType::kFloat32;
-    case torch::kDouble: return comm::DType::kFloat64;
-    case torch::kInt: return comm::DType::kInt32;
-    case torch::kLong: return comm::DType::kInt64;
-    case torch::kByte: return comm::DType::kUInt8;
-    default: throw std::invalid_argument("data parallel: unsupported dtype " + std::string(c10::toString(t.scalar_type())));
-  }
-}
 
 // Runs after autograd accumulated parameter i's gradient into .grad: hand it to GradSync.
 class ReadyHook final : public torch::autograd::PostAccumulateGradHook {
@@ -68,7 +59,7 @@ void DataParallel::broadcastFromRank0(const std::vector<torch::Tensor>& buffers)
   std::vector<comm::WorkPtr> work;
   auto send = [&](const torch::Tensor& t) {
     if (!t.is_contiguous()) throw std::logic_error("data parallel: broadcast needs contiguous state");
-    work.push_back(comm_.broadcastAsync(t.data_ptr(), static_cast<size_t>(t.numel()), dtypeOf(t), 0));
+    work.push_back(comm_.broadcastAsync(t.data_ptr(), static_cast<size_t>(t.numel()), commDtype(t), 0));
   };
   for (const auto& p : params_) send(p);
   for (const auto& b : buffers) {

@@ -2,6 +2,9 @@
 // and NormFace / CosFace / ArcFace with normalised class weights.
 #include "head.h"
 
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -20,7 +23,53 @@ torch::Tensor unit(const torch::Tensor& t) {  // eps keeps a zero vector finite
   return t / t.norm(2, /*dim=*/1, /*keepdim=*/true).clamp_min(1e-12);
 }
 
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// The generator of block `block` of stream `stream` (0: weights, 1: bias).
+at::Generator blockGenerator(uint64_t seed, int64_t block, int stream) {
+  return at::make_generator<at::CPUGeneratorImpl>(
+      splitmix64(splitmix64(seed) ^ (static_cast<uint64_t>(block) * 2 + stream)));
+}
+
+bool isNormalised(const std::string& type) {
+  return type == "normface" || type == "cosface" || type == "arcface";
+}
+
 }  // namespace
+
+ClassRows initialClassRows(const HeadOptions& opt, int64_t begin, int64_t end, int dim,
+                           uint64_t seed) {
+  if (begin < 0 || end < begin || dim < 1) throw std::invalid_argument("initialClassRows: bad range");
+  const bool normalised = isNormalised(opt.type);
+  const bool with_bias = !normalised && opt.bias;
+  const double bound = 1.0 / std::sqrt(static_cast<double>(dim));
+  ClassRows out;
+  out.weight = torch::empty({end - begin, dim}, torch::kFloat);
+  if (with_bias) out.bias = torch::empty({end - begin}, torch::kFloat);
+  for (int64_t block = begin / kInitBlockRows; block * kInitBlockRows < end; ++block) {
+    const int64_t b0 = block * kInitBlockRows;
+    const int64_t lo = std::max(begin, b0), hi = std::min(end, b0 + kInitBlockRows);
+    at::Generator gw = blockGenerator(seed, block, 0);
+    torch::Tensor w = torch::empty({kInitBlockRows, dim}, torch::kFloat);
+    if (normalised) {
+      w.normal_(0.0, 0.01, gw);
+    } else {
+      w.uniform_(-bound, bound, gw);
+    }
+    out.weight.narrow(0, lo - begin, hi - lo).copy_(w.narrow(0, lo - b0, hi - lo));
+    if (with_bias) {
+      at::Generator gb = blockGenerator(seed, block, 1);
+      torch::Tensor b = torch::empty({kInitBlockRows}, torch::kFloat).uniform_(-bound, bound, gb);
+      out.bias.narrow(0, lo - begin, hi - lo).copy_(b.narrow(0, lo - b0, hi - lo));
+    }
+  }
+  return out;
+}
 
 double alphaLowerBound(int64_t num_classes, double p) {
   if (num_classes <= 2) {
@@ -38,8 +87,9 @@ double resolveAlpha(const HeadOptions& opt, int64_t num_classes) {
   return opt.alpha;
 }
 
-HeadImpl::HeadImpl(const HeadOptions& opt, int embedding_dim, int64_t num_classes)
-    : type(opt.type) {
+HeadImpl::HeadImpl(const HeadOptions& opt, int embedding_dim, int64_t num_classes, uint64_t seed,
+                   bool with_classifier)
+    : type(opt.type), with_classifier_(with_classifier) {
   if (type != "l2_softmax" && type != "softmax" && type != "normface" && type != "cosface" &&
       type != "arcface") {
     throw std::invalid_argument("unknown head.type '" + type +
@@ -50,7 +100,9 @@ HeadImpl::HeadImpl(const HeadOptions& opt, int embedding_dim, int64_t num_classe
     throw std::invalid_argument("head.alpha_learnable applies to head.type l2_softmax only, not " +
                                 type + " (the normalised heads scale by head.scale)");
   }
-  normalised_ = type == "normface" || type == "cosface" || type == "arcface";
+  normalised_ = isNormalised(type);
+  ClassRows rows;
+  if (with_classifier_) rows = initialClassRows(opt, 0, num_classes, embedding_dim, seed);
   if (normalised_) {
     if (!(opt.scale > 0)) throw std::invalid_argument("head.scale must be > 0");
     if (!(opt.margin >= 0)) throw std::invalid_argument("head.margin must be >= 0");
@@ -64,29 +116,36 @@ HeadImpl::HeadImpl(const HeadOptions& opt, int embedding_dim, int64_t num_classe
     angle_margin_ = type == "arcface" ? opt.margin : 0;
     cosine_margin_ = type == "cosface" ? opt.margin : 0;
     // PartialFC's initialisation: N(0, 0.01); only the direction matters after normalisation.
-    weight = register_parameter("weight", torch::randn({num_classes, embedding_dim}) * 0.01);
+    if (with_classifier_) weight = register_parameter("weight", rows.weight);
     alpha_ = register_buffer("alpha", torch::tensor(scale_, torch::kFloat));
     return;
   }
   alpha_learnable_ = opt.alpha_learnable;
   torch::Tensor alpha = torch::tensor(resolveAlpha(opt, num_classes), torch::kFloat);
   alpha_ = alpha_learnable_ ? register_parameter("alpha", alpha) : register_buffer("alpha", alpha);
-  fc = register_module(
-      "fc", torch::nn::Linear(torch::nn::LinearOptions(embedding_dim, num_classes).bias(opt.bias)));
+  if (with_classifier_) {
+    weight = register_parameter("weight", rows.weight);
+    if (opt.bias) bias = register_parameter("bias", rows.bias);
+  }
 }
 
 torch::Tensor HeadImpl::constrain(const torch::Tensor& embeddings) {
-  if (type == "softmax") return embeddings;
+  if (type == "softmax") return atLeastFloat(embeddings);
   torch::Tensor f = unit(atLeastFloat(embeddings));
   if (normalised_) return f;
   return f * alpha_.to(f.scalar_type());
 }
 
 HeadOutput HeadImpl::forward(const torch::Tensor& embeddings, const torch::Tensor& labels) {
+  if (!with_classifier_) {
+    throw std::logic_error("head: the class weights live in the sharded classifier");
+  }
   if (!normalised_) {
     // fp32 FC even when the backbone ran in bf16: logits of a few thousand classes need it.
     torch::Tensor z = type == "softmax" ? atLeastFloat(embeddings) : constrain(embeddings);
-    torch::Tensor logits = fc->forward(z);
+    torch::Tensor logits = torch::nn::functional::linear(
+        z, weight.to(z.scalar_type()),
+        bias.defined() ? bias.to(z.scalar_type()) : torch::Tensor());
     return {logits, logits};
   }
   torch::Tensor f = constrain(embeddings);

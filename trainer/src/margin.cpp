@@ -5,14 +5,12 @@
 
 namespace l2face::trainer {
 
-torch::Tensor marginLogits(const torch::Tensor& cosine, const torch::Tensor& labels, double scale,
-                           double angle_margin, double cosine_margin) {
-  if (angle_margin == 0 && cosine_margin == 0) return cosine * scale;
-  const torch::Tensor index = labels.to(torch::kLong).unsqueeze(1);
-  torch::Tensor target = cosine.gather(1, index);
+torch::Tensor marginTarget(const torch::Tensor& target_cosine, double angle_margin,
+                           double cosine_margin) {
+  torch::Tensor target = target_cosine;
   if (angle_margin != 0) {
     // ε: 1 − ε must differ from 1 in the working precision, else sin θ = 0 at a perfect match.
-    const double eps = cosine.scalar_type() == torch::kDouble ? 1e-12 : 1e-6;
+    const double eps = target.scalar_type() == torch::kDouble ? 1e-12 : 1e-6;
     const torch::Tensor c = target.clamp(-1 + eps, 1 - eps);
     const torch::Tensor s = (1 - c * c).sqrt();
     const torch::Tensor shifted = c * std::cos(angle_margin) - s * std::sin(angle_margin);
@@ -21,6 +19,14 @@ torch::Tensor marginLogits(const torch::Tensor& cosine, const torch::Tensor& lab
                           c - angle_margin * std::sin(angle_margin));
   }
   if (cosine_margin != 0) target = target - cosine_margin;
+  return target;
+}
+
+torch::Tensor marginLogits(const torch::Tensor& cosine, const torch::Tensor& labels, double scale,
+                           double angle_margin, double cosine_margin) {
+  if (angle_margin == 0 && cosine_margin == 0) return cosine * scale;
+  const torch::Tensor index = labels.to(torch::kLong).unsqueeze(1);
+  const torch::Tensor target = marginTarget(cosine.gather(1, index), angle_margin, cosine_margin);
   return cosine.scatter(1, index, target) * scale;
 }
 

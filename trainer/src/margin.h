@@ -17,4 +17,9 @@ namespace l2face::trainer {
 torch::Tensor marginLogits(const torch::Tensor& cosine, const torch::Tensor& labels, double scale,
                            double angle_margin, double cosine_margin);
 
+// The target's cos(θ_y + m_angle) − m_cos alone (unscaled), for target cosines of any shape: the
+// function marginLogits applies, shared with the sharded classifier (which differentiates it).
+torch::Tensor marginTarget(const torch::Tensor& target_cosine, double angle_margin,
+                           double cosine_margin);
+
 }  // namespace l2face::trainer

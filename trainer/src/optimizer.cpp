@@ -128,15 +128,22 @@ std::vector<ParamGroup> parameterGroups(const std::vector<torch::nn::Module*>& m
 }
 
 GradientCheck checkGradients(const std::vector<torch::Tensor>& grads, double clip_norm,
-                             const torch::Tensor& loss) {
+                             const torch::Tensor& loss, const torch::Tensor& extra_squared_norm,
+                             const std::function<void(const torch::Tensor&)>& scale_extra) {
   torch::NoGradGuard no_grad;
   GradientCheck c;
-  c.norm = torch::stack(at::_foreach_norm(grads, 2)).to(torch::kFloat).norm();
+  c.norm = grads.empty() ? torch::zeros({}, extra_squared_norm.options().dtype(torch::kFloat))
+                         : torch::stack(at::_foreach_norm(grads, 2)).to(torch::kFloat).norm();
+  if (extra_squared_norm.defined()) {
+    c.norm = (c.norm.square() + extra_squared_norm.to(torch::kFloat)).sqrt();
+  }
   torch::Tensor bad = c.norm.isfinite().logical_not();
   if (loss.defined()) bad = bad.logical_or(loss.detach().isfinite().logical_not());
   c.found_inf = bad.to(torch::kFloat);
   if (clip_norm > 0) {
-    at::_foreach_mul_(grads, (clip_norm / (c.norm + 1e-6)).clamp_max(1.0));
+    const torch::Tensor factor = (clip_norm / (c.norm + 1e-6)).clamp_max(1.0);
+    if (!grads.empty()) at::_foreach_mul_(grads, factor);
+    if (scale_extra) scale_extra(factor);
   }
   return c;
 }
@@ -178,6 +185,24 @@ std::vector<torch::Tensor> Optimizer::params() const {
   std::vector<torch::Tensor> out;
   for (const auto& g : groups_) out.insert(out.end(), g.params.begin(), g.params.end());
   return out;
+}
+
+void Optimizer::loadState(const std::vector<torch::Tensor>& saved) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> mine = state();  // handles to the live tensors
+  if (saved.size() != mine.size()) {
+    throw std::invalid_argument("optimizer state: the checkpoint holds " +
+                                std::to_string(saved.size()) + " tensors, this optimizer " +
+                                std::to_string(mine.size()));
+  }
+  for (size_t i = 0; i < mine.size(); ++i) {
+    if (!saved[i].sizes().equals(mine[i].sizes())) {
+      throw std::invalid_argument("optimizer state tensor " + std::to_string(i) + ": shape " +
+                                  c10::str(saved[i].sizes()) + " in the checkpoint, " +
+                                  c10::str(mine[i].sizes()) + " here");
+    }
+    mine[i].copy_(saved[i]);
+  }
 }
 
 void Optimizer::zeroGrad() {

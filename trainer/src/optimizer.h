@@ -3,6 +3,7 @@
 
 #include <torch/torch.h>
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -32,8 +33,12 @@ struct GradientCheck {
 };
 // With clip_norm > 0 the gradients are also scaled in place by min(1, clip_norm/(norm + 1e-6)).
 // grads: _foreach_norm / _foreach_mul_ over all of them, one multi-tensor launch each.
+// extra_squared_norm (optional, 0-d): Σ g² of gradients kept elsewhere — a sharded classifier's,
+// already summed over ranks — joins the norm; scale_extra receives the clipping factor for them.
 GradientCheck checkGradients(const std::vector<torch::Tensor>& grads, double clip_norm,
-                             const torch::Tensor& loss = {});
+                             const torch::Tensor& loss = {},
+                             const torch::Tensor& extra_squared_norm = {},
+                             const std::function<void(const torch::Tensor&)>& scale_extra = {});
 
 // SGD (PyTorch semantics: dampening 0, L2 weight decay added to the gradient, optional Nesterov)
 // or AdamW (decoupled weight decay, bias-corrected moments), each group updated by one
@@ -50,6 +55,9 @@ class Optimizer {
   virtual void step(double lr, const torch::Tensor& found_inf = {}) = 0;
   // Checkpointed state in a fixed order (momentum buffers; or moments and step counts).
   virtual std::vector<torch::Tensor> state() const = 0;
+  // Copies `state` (as state() returned it, e.g. from a checkpoint) into the optimizer's state.
+  // std::invalid_argument naming the first tensor whose count or shape differs.
+  void loadState(const std::vector<torch::Tensor>& state);
   void zeroGrad();
   // Gradients of all parameters in group order (handles to .grad, so in-place ops reach them).
   std::vector<torch::Tensor> grads() const;

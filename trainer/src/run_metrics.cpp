@@ -1,25 +1,12 @@
 // RunMetrics: maps the loop's events onto the Prometheus metrics of monitoring::TrainingMetrics.
 #include "run_metrics.h"
 
-#include <filesystem>
-
-namespace fs = std::filesystem;
-
 namespace l2face::trainer {
 namespace {
 
 double unixNow() {
   using namespace std::chrono;
   return duration<double>(system_clock::now().time_since_epoch()).count();
-}
-
-uint64_t directoryBytes(const std::string& dir) {
-  uint64_t n = 0;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    if (e.is_regular_file(ec)) n += e.file_size(ec);
-  }
-  return n;
 }
 
 }  // namespace
@@ -34,6 +21,10 @@ RunMetrics::RunMetrics(const TrainerOptions& opt, const comm::RunContext& ctx)
   if (ctx.isLeader() && !monitor_->address().empty()) {
     std::cerr << "[l2face] metrics: http://" << monitor_->address() << "/metrics\n";
   }
+}
+
+void RunMetrics::classifierShard(int64_t classes) {
+  monitor_->metrics().classifier_shard_classes.Set(static_cast<double>(classes));
 }
 
 void RunMetrics::dataWait(double seconds) { monitor_->metrics().data_wait_seconds.Observe(seconds); }
@@ -77,20 +68,15 @@ void RunMetrics::evaluation(const eval::VerificationReport& r) {
   }
 }
 
-void RunMetrics::checkpoint(const std::function<void()>& save, const std::string& dir_of_last_save) {
+void RunMetrics::checkpointOutcome(const checkpoint::SaveOutcome& o) {
   auto& m = monitor_->metrics();
-  const auto t0 = std::chrono::steady_clock::now();
-  const std::string before = dir_of_last_save;
-  try {
-    save();
-  } catch (...) {
+  if (o.failed()) {
     m.checkpoint_failures.Increment();
-    throw;
+    return;
   }
-  m.checkpoint_seconds.Set(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  if (!dir_of_last_save.empty() && dir_of_last_save != before) {
-    m.checkpoint_bytes.Set(static_cast<double>(directoryBytes(dir_of_last_save)));
-  }
+  if (!o.committed()) return;
+  m.checkpoint_seconds.Set(o.write_seconds + o.commit_seconds);
+  m.checkpoint_bytes.Set(static_cast<double>(o.bytes));
   m.checkpoint_last_success.Set(unixNow());
 }
 

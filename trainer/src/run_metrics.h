@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 
+#include "l2face/checkpoint/collective.h"
 #include "l2face/comm/grad_sync.h"
 #include "l2face/comm/run_context.h"
 #include "l2face/data/loader.h"
@@ -19,13 +20,14 @@ class RunMetrics {
  public:
   RunMetrics(const TrainerOptions& opt, const comm::RunContext& ctx);
   void dataWait(double seconds);
+  void classifierShard(int64_t classes);  // classes whose weights this rank holds
   void stepDone(int64_t samples);  // after the optimizer step
   // At a logging boundary (the host has synchronised anyway).
   void window(const TrainSummary& s, int64_t epoch, double lr, const data::LoaderStats& loader,
               const comm::GradSyncStats& sync);
   void evaluation(const eval::VerificationReport& r);
-  // Runs a checkpoint save, recording its duration, size and success or failure.
-  void checkpoint(const std::function<void()>& save, const std::string& dir_of_last_save);
+  // A save's outcome: duration (this rank's write + commit), size, success or failure.
+  void checkpointOutcome(const checkpoint::SaveOutcome& outcome);
 
  private:
   std::unique_ptr<monitoring::RunMonitor> monitor_;

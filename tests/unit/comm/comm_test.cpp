@@ -139,10 +139,13 @@ TEST(RunContext, ReadsOpenMpiVariables) {
   setenv("OMPI_COMM_WORLD_RANK", "2", 1);
   setenv("OMPI_COMM_WORLD_SIZE", "4", 1);
   setenv("OMPI_COMM_WORLD_LOCAL_RANK", "0", 1);
+  setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "2", 1);
   RunContext ctx = runContextFromEnvironment();
   EXPECT_EQ(ctx.rank, 2);
   EXPECT_EQ(ctx.world_size, 4);
   EXPECT_EQ(ctx.local_rank, 0);
+  EXPECT_EQ(ctx.local_size, 2);
+  EXPECT_EQ(ctx.source, "OMPI_COMM_WORLD_*");
   EXPECT_FALSE(ctx.isLeader());
   setenv("OMPI_COMM_WORLD_RANK", "x", 1);
   EXPECT_THROW(runContextFromEnvironment(), CommError);
@@ -151,6 +154,7 @@ TEST(RunContext, ReadsOpenMpiVariables) {
   unsetenv("OMPI_COMM_WORLD_RANK");
   unsetenv("OMPI_COMM_WORLD_SIZE");
   unsetenv("OMPI_COMM_WORLD_LOCAL_RANK");
+  unsetenv("OMPI_COMM_WORLD_LOCAL_SIZE");
   ctx = runContextFromEnvironment();
   EXPECT_EQ(ctx.world_size, 1);
   EXPECT_TRUE(ctx.isLeader());

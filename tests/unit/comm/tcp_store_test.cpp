@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <limits>
 #include <thread>
 #include <vector>
 
@@ -229,6 +230,81 @@ TEST(TcpStore, EnvironmentNamesWhatIsMissing) {
   EXPECT_EQ(o.rank, 3);
   setenv("L2FACE_MASTER_PORT", "99999", 1);
   EXPECT_THROW(storeClientOptionsFromEnvironment(0, 1), CommError);
+}
+
+// The store's request decoding and data requests (store_protocol.cpp), which the server runs and
+// tests/fuzz/fuzz_store.cpp fuzzes.
+TEST(StoreProtocol, RequestsDecodeStrictly) {
+  using store::Command;
+  const auto parse = [](const store::Writer& w) {
+    const std::string f = w.frame();
+    return store::parseRequest(f.data() + 4, f.size() - 4);
+  };
+  const store::Request hello = parse(store::Writer(Command::kHello).str("tok").i32(3));
+  EXPECT_EQ(hello.token, "tok");
+  EXPECT_EQ(hello.rank, 3);
+  const store::Request wait = parse(store::Writer(Command::kWait).u32(2).str("a").str("b").u64(9));
+  EXPECT_EQ(wait.keys, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(wait.timeout_ms, 9u);
+  // Bytes after the last field, a truncated field, an unknown or reply command.
+  EXPECT_THROW(parse(store::Writer(Command::kGet).str("k").u32(0)), store::ProtocolError);
+  EXPECT_THROW(parse(store::Writer(Command::kAdd).str("k").u32(1)), store::ProtocolError);
+  EXPECT_THROW(parse(store::Writer(Command::kOk)), store::ProtocolError);
+  EXPECT_THROW(parse(store::Writer(static_cast<Command>(77))), store::ProtocolError);
+  // A WAIT announcing 4 billion keys is refused before anything is reserved for them.
+  EXPECT_THROW(parse(store::Writer(Command::kWait).u32(0xffffffffu).str("a").u64(1)),
+               store::ProtocolError);
+  // Before the hello, frames are capped at 64 KiB whatever the configured maximum.
+  EXPECT_EQ(store::frameLimit(false, size_t{64} << 20), store::kMaxHelloBytes);
+  EXPECT_EQ(store::frameLimit(false, 1000), 1000u);
+  EXPECT_EQ(store::frameLimit(true, size_t{64} << 20), size_t{64} << 20);
+}
+
+// ADD used std::stoll and a plain +=: "12abc" counted as 12, and INT64_MAX + 1 was signed
+// overflow (undefined behaviour in the server). Both are malformed requests now.
+TEST(StoreProtocol, AddIsCheckedAndWaitTimeoutsAreClamped) {
+  using store::Command;
+  store::Data data;
+  bool changed = false;
+  store::Request add;
+  add.command = Command::kAdd;
+  add.key = "n";
+  add.delta = std::numeric_limits<int64_t>::max();
+  EXPECT_EQ(store::applyRequest(data, add, changed).frame(),
+            store::Writer(Command::kValue).str("9223372036854775807").frame());
+  EXPECT_TRUE(changed);
+  add.delta = 1;
+  EXPECT_THROW(store::applyRequest(data, add, changed), store::ProtocolError);
+  EXPECT_EQ(data["n"], "9223372036854775807");
+  for (const char* bad : {"12abc", " 12", "", "1e3", "99999999999999999999"}) {
+    data["n"] = bad;
+    EXPECT_THROW(store::applyRequest(data, add, changed), store::ProtocolError) << bad;
+  }
+  data["n"] = "-5";
+  store::applyRequest(data, add, changed);
+  EXPECT_EQ(data["n"], "-4");
+  // A WAIT of 2^64 - 1 ms overflowed the timer's time point; now it is clamped.
+  EXPECT_EQ(store::waitDuration(~uint64_t{0}).count(),
+            static_cast<int64_t>(store::kMaxWaitMilliseconds));
+  EXPECT_EQ(store::waitDuration(1500).count(), 1500);
+}
+
+TEST(TcpStore, MalformedAddClosesOnlyThatConnection) {
+  TcpStoreServer server(serverOptions());
+  TcpStoreClient a(clientOptions(server.port())), b(clientOptions(server.port()));
+  a.set("text", "not a number");
+  EXPECT_THROW(a.add("text", 1), CommError);
+  EXPECT_EQ(b.add("n", std::numeric_limits<int64_t>::max()), std::numeric_limits<int64_t>::max());
+  EXPECT_THROW(b.add("n", 1), CommError);
+  TcpStoreClient c(clientOptions(server.port()));
+  EXPECT_EQ(c.get("n"), "9223372036854775807");
+  EXPECT_EQ(server.rejectedConnections(), 2u);
+}
+
+TEST(TcpStore, ServerNeedsAToken) {
+  auto o = serverOptions();
+  o.token = "";
+  EXPECT_THROW(TcpStoreServer{o}, CommError);
 }
 
 TEST(StoreArrivalBoard, ShowsWhichRanksReachedACollective) {

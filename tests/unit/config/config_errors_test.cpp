@@ -22,7 +22,7 @@ TEST(ConfigErrors, UnknownKeySuggestsTheClosest) {
   EXPECT_EQ(errorOf("data:\n  lr: 0.1\n"),
             "t.yaml:2: unknown key 'data.lr' (did you mean 'optim.lr'?)");
   EXPECT_EQ(errorOf("checkpoint:\n  zzzzzz: 1\n"),
-            "t.yaml:2: unknown key 'checkpoint.zzzzzz' (checkpoint has: every_steps, keep_last)");
+            "t.yaml:2: unknown key 'checkpoint.zzzzzz' (checkpoint has: every_steps, every_seconds, keep_last, keep_every, async, fail_on_error)");
 }
 
 TEST(ConfigErrors, UnknownSection) {

@@ -79,6 +79,45 @@ TEST(Unit, JpegTruncatedDataThrowsDataError) {
   EXPECT_GT(psnr(rgb, out), 30.0);
 }
 
+// A header can announce 65500 x 65500 pixels in a few bytes; the loader's crop path decoded at
+// the stored size, so one such file asked for a 12 GiB buffer (std::bad_alloc, which the loader's
+// bad-sample repair does not catch). Now refused like any undecodable file, and the decoder
+// still works for the next image.
+TEST(Unit, JpegHeaderAnnouncingTooManyPixelsIsRefused) {
+  const auto rgb = smoothImage(16, 16);
+  auto jpeg = encodeJpeg(rgb.data(), 16, 16, 90);
+  // The baseline frame header: FF C0, length (2), precision (1), height (2), width (2).
+  size_t sof = 0;
+  for (size_t i = 2; i + 9 < jpeg.size(); ++i) {
+    if (jpeg[i] == 0xFF && jpeg[i + 1] == 0xC0) {
+      sof = i;
+      break;
+    }
+  }
+  ASSERT_GT(sof, 0u);
+  JpegDecoder decoder;
+  for (auto [w, h] : {std::pair{65500, 65500}, std::pair{8193, 8192}}) {
+    jpeg[sof + 5] = static_cast<uint8_t>(h >> 8);
+    jpeg[sof + 6] = static_cast<uint8_t>(h & 0xFF);
+    jpeg[sof + 7] = static_cast<uint8_t>(w >> 8);
+    jpeg[sof + 8] = static_cast<uint8_t>(w & 0xFF);
+    try {
+      decoder.peek(jpeg.data(), jpeg.size(), "huge.jpg");
+      ADD_FAILURE() << w << "x" << h << " accepted";
+    } catch (const DataError& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find("huge.jpg"), std::string::npos) << msg;
+      EXPECT_NE(msg.find(std::to_string(w) + "x" + std::to_string(h) + " pixels"), std::string::npos)
+          << msg;
+    }
+    std::vector<uint8_t> out(size_t{112} * 112 * 3);
+    EXPECT_THROW(decoder.decode(jpeg.data(), jpeg.size(), 112, 112, out.data(), "huge.jpg"),
+                 DataError);
+  }
+  const auto good = encodeJpeg(rgb.data(), 16, 16, 90);
+  EXPECT_EQ(decoder.peek(good.data(), good.size(), "good.jpg").width, 16);
+}
+
 TEST(Unit, JpegEncodeRejectsBadArguments) {
   const auto rgb = smoothImage(8, 8);
   EXPECT_THROW(encodeJpeg(rgb.data(), 8, 8, 0), std::invalid_argument);

@@ -5,6 +5,7 @@
 #include "subprocess.h"
 
 #include <cstdio>
+#include <limits>
 #include <sstream>
 #include <nlohmann/json.hpp>
 
@@ -325,6 +326,52 @@ TEST(Unit, RecordIODatasetDetectsTruncationAtOpenAndBadRecordsAtFirstTouch) {
   EXPECT_THROW(ds.label(5), DataError);
   test::writeBytes(dir.path() / "property", bytesOf("three,16,16\n"));
   EXPECT_NE(openError({rec}).find("property"), std::string::npos);
+}
+
+// Found by fuzzing (tests/fuzz, fuzz_recordio): a meta record whose keys are huge floats
+// (3.4e25) was converted to int and uint64 unchecked: undefined behaviour, then a negative class
+// count. Such a record is now refused at open, naming it.
+TEST(Unit, RecordIOMetaRecordWithImplausibleKeysIsRefused) {
+  TempDir dir;
+  for (const std::vector<float>& labels :
+       {std::vector<float>{1.0f, 3.38e25f}, std::vector<float>{3.4e38f, 3.4e38f},
+        std::vector<float>{1.0f, std::numeric_limits<float>::infinity()}}) {
+    const fs::path rec = dir.path() / "meta.rec";
+    {
+      RecordWriter w(rec.string(), idxPathFor(rec.string()));
+      const auto meta = packPayload({}, labels, nullptr, 0);
+      w.write(0, meta.data(), meta.size());
+      IRHeader h;
+      h.label = 0;
+      const auto image = packPayload(h, {}, reinterpret_cast<const uint8_t*>("jpeg"), 4);
+      w.write(1, image.data(), image.size());
+      w.close();
+    }
+    const std::string msg = openError({rec.string()});
+    EXPECT_NE(msg.find("meta record must carry labels"), std::string::npos)
+        << labels[0] << ", " << labels[1] << ": " << msg;
+    EXPECT_NE(msg.find("(record 0)"), std::string::npos) << msg;
+  }
+}
+
+// Offsets near 2^64 in an .idx wrapped around in "offset + 8 > size" and passed the check.
+TEST(Unit, RecordIOOffsetsNearTheTopOfTheRangeAreOutsideTheFile) {
+  TempDir dir;
+  const SmallRec r = writeSmallRec(dir.path());
+  const std::string rec = r.rec.string(), idx = idxPathFor(rec);
+  writeIdx(r.rec, test::readText(idx) + "42\t18446744073709551612\n");
+  const std::string msg = openError({rec});
+  EXPECT_NE(msg.find("past the end"), std::string::npos) << msg;
+  const RecordFile file(rec);
+  std::vector<uint8_t> payload;
+  for (uint64_t offset : {~uint64_t{0}, ~uint64_t{0} - 7, uint64_t{file.size()}}) {
+    try {
+      file.read(offset, payload);
+      ADD_FAILURE() << "read at " << offset;
+    } catch (const DataError& e) {
+      EXPECT_NE(std::string(e.what()).find("past the end of the file"), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(Unit, RecordIOShardsFormOneDataset) {

@@ -223,5 +223,37 @@ TEST(BinSet, FileErrorsNameThePath) {
   EXPECT_EQ(readBin(dir.file("ok.bin")).pairs(), 2);
 }
 
+// Found by fuzzing (tests/fuzz, fuzz_bin): a list appended to itself through the memo
+// (EMPTY_LIST, BINPUT 0, BINGET 0, APPEND) made a cycle of shared pointers that was never freed
+// (LeakSanitizer), whatever the reader said about the file afterwards.
+TEST(BinSet, AListCannotHoldAList) {
+  Stream self;
+  self.op(']').op('q').byte(0).op('h').byte(0).op('a').op('.');
+  expectEvalError([&] { parse(self.str()); }, {"lfw.bin", "byte offset 5", "a list inside a list"});
+  // Nor a tuple that holds a list (the same cycle, one step longer), nor through LIST / APPENDS.
+  Stream via_tuple;
+  via_tuple.op(']').op('q').byte(0).op('h').byte(0).op(0x85).op('a').op('.');
+  expectEvalError([&] { parse(via_tuple.str()); }, {"a list inside a list"});
+  Stream via_mark;
+  via_mark.op('(').op(']').op('l').op('.');
+  expectEvalError([&] { parse(via_mark.str()); }, {"a list inside a list"});
+}
+
+// A few hundred kilobytes of TUPLE1 opcodes nested tuples 300000 deep; destroying them recursed
+// once per level and overflowed the stack (a crash, not an error). Nesting is capped.
+TEST(BinSet, DeepNestingIsRefusedNotACrash) {
+  Stream s;
+  s.op(']');
+  for (int i = 0; i < 300000; ++i) s.op(0x85);
+  s.op('.');
+  expectEvalError([&] { parse(s.str()); }, {"lfw.bin", "nested more than 100 deep"});
+  // 99 levels are fine (then refused as not a pair of lists, by the .bin check).
+  Stream ok;
+  ok.op(']');
+  for (int i = 0; i < 99; ++i) ok.op(0x85);
+  ok.op('.');
+  expectEvalError([&] { parse(ok.str()); }, {"the pickle holds a tuple of 1"});
+}
+
 }  // namespace
 }  // namespace l2face::eval

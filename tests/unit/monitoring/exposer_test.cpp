@@ -88,21 +88,50 @@ TEST(Exposer, HostileInputIsRejectedAndServingContinues) {
   EXPECT_GE(e.stats().rejected, 2u);
 }
 
-TEST(Exposer, ConnectionCap) {
+TEST(Exposer, ConnectionCapClosesTheLongestWaitingConnection) {
   ExposerOptions o;
   o.max_connections = 2;
   o.read_timeout_ms = 2000;
   Exposer e(o, registryWithOneCounter());
-  int a = connectTo(e.port()), b = connectTo(e.port());
+  int a = connectTo(e.port());
   ASSERT_GE(a, 0);
+  usleep(100000);
+  int b = connectTo(e.port());
   ASSERT_GE(b, 0);
   usleep(100000);
-  // The third is accepted and closed at once: an immediate EOF, no response.
-  EXPECT_EQ(rawExchange(e.port(), "GET /metrics HTTP/1.1\r\n\r\n"), "");
+  // A third connection is over the cap: the one that has waited longest for its request (a) is
+  // closed to make room, so a scraper is answered even while idle connections hold every slot.
+  EXPECT_NE(get(e.port(), "/metrics").find("200 OK"), std::string::npos);
+  char buf[16];
+  EXPECT_LE(::recv(a, buf, sizeof buf, 0), 0);  // closed: end of stream or reset
+  EXPECT_EQ(e.stats().evicted, 1u);
   ::close(a);
   ::close(b);
-  usleep(100000);
-  EXPECT_NE(get(e.port(), "/metrics").find("200 OK"), std::string::npos);
+}
+
+TEST(Exposer, HeadAnswersHeadersOnlySoKeepAliveStaysInStep) {
+  Exposer e(ExposerOptions{}, registryWithOneCounter());
+  // HEAD then GET on one connection: the HEAD answer must carry no body, or its bytes would be
+  // read as the start of the GET's answer.
+  const std::string both = rawExchange(
+      e.port(), "HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n"
+                "Connection: close\r\n\r\n");
+  const size_t second = both.find("HTTP/1.1", 1);
+  ASSERT_NE(second, std::string::npos) << both;
+  const std::string head = both.substr(0, second);
+  EXPECT_NE(head.find("Content-Length: "), std::string::npos) << head;
+  EXPECT_EQ(head.substr(head.size() - 4), "\r\n\r\n") << "HEAD answer with a body: " << head;
+  EXPECT_EQ(head.find("l2face_steps_total"), std::string::npos) << head;
+  EXPECT_NE(both.substr(second).find("ok\n"), std::string::npos) << both;
+}
+
+TEST(Exposer, RejectsLimitsThatCannotWork) {
+  ExposerOptions o;
+  o.max_connections = 0;
+  EXPECT_THROW(Exposer(o, registryWithOneCounter()), MetricsError);
+  o = ExposerOptions{};
+  o.read_timeout_ms = 0;
+  EXPECT_THROW(Exposer(o, registryWithOneCounter()), MetricsError);
 }
 
 TEST(Exposer, PortInUseFallsBackOrFailsClearly) {

@@ -33,8 +33,8 @@ TEST(Head, L2SoftmaxForwardBackwardMatchesHandDerivation) {
   head->to(torch::kDouble);
   {
     torch::NoGradGuard g0;
-    head->fc->weight.copy_(dbl({{1.0, 0.0}, {0.0, 1.0}, {-1.0, 0.5}}));
-    head->fc->bias.copy_(torch::tensor({0.1, -0.2, 0.3}, torch::kDouble));
+    head->weight.copy_(dbl({{1.0, 0.0}, {0.0, 1.0}, {-1.0, 0.5}}));
+    head->bias.copy_(torch::tensor({0.1, -0.2, 0.3}, torch::kDouble));
   }
   torch::Tensor f = torch::tensor({{3.0, 4.0}}, torch::dtype(torch::kDouble).requires_grad(true));
   HeadOutput out = head->forward(f, torch::tensor({1}));
@@ -52,8 +52,8 @@ TEST(Head, L2SoftmaxForwardBackwardMatchesHandDerivation) {
   double dot = fh[0] * dz[0] + fh[1] * dz[1];
   EXPECT_NEAR(f.grad()[0][0].item<double>(), scale * (dz[0] - fh[0] * dot), 1e-12);
   EXPECT_NEAR(f.grad()[0][1].item<double>(), scale * (dz[1] - fh[1] * dot), 1e-12);
-  EXPECT_NEAR(head->fc->weight.grad()[2][1].item<double>(), d[2] * 1.6, 1e-12);
-  EXPECT_NEAR(head->fc->bias.grad()[0].item<double>(), d[0], 1e-12);
+  EXPECT_NEAR(head->weight.grad()[2][1].item<double>(), d[2] * 1.6, 1e-12);
+  EXPECT_NEAR(head->bias.grad()[0].item<double>(), d[0], 1e-12);
   ASSERT_TRUE(head->alpha_.grad().defined());
   EXPECT_NEAR(head->alpha_.grad().item<double>(), dot, 1e-12);
   EXPECT_TRUE(torch::equal(out.logits, out.scores));  // no margin: scores are the logits
@@ -127,7 +127,7 @@ TEST(Head, SoftmaxIsThePlainFullyConnectedLayer) {
   torch::Tensor f = torch::randn({2, 4}) * 10;
   EXPECT_TRUE(torch::equal(head->constrain(f), f));
   EXPECT_TRUE(
-      torch::allclose(head->forward(f, torch::tensor({0, 1})).logits, head->fc->forward(f)));
+      torch::allclose(head->forward(f, torch::tensor({0, 1})).logits, torch::nn::functional::linear(f, head->weight, head->bias)));
   EXPECT_EQ(head->alpha(), 0.0);
 }
 

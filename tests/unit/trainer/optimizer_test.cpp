@@ -189,8 +189,8 @@ TEST(Optimizer, NoDecayGroupHoldsBatchNormBiasesAndLearnedAlpha) {
   }
   EXPECT_TRUE(isIn(net->named_parameters()["features.weight"], groups[1].params));
   EXPECT_TRUE(isIn(net->named_parameters()["body.0.bn.bias"], groups[1].params));
-  EXPECT_TRUE(isIn(head->fc->bias, groups[1].params));
-  EXPECT_TRUE(isIn(head->fc->weight, groups[0].params));
+  EXPECT_TRUE(isIn(head->bias, groups[1].params));
+  EXPECT_TRUE(isIn(head->weight, groups[0].params));
   EXPECT_TRUE(isIn(net->named_parameters()["body.0.prelu.weight"], groups[0].params));
 
   // Frozen parameters (iresnet's embedding BN scale) are not optimised at all.

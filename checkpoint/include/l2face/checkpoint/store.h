@@ -4,11 +4,12 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
+#include "l2face/checkpoint/faults.h"
 
 namespace l2face::checkpoint {
 
@@ -33,17 +34,32 @@ struct Manifest {
 
 inline constexpr int kFormatVersion = 1;
 
-// Writes one checkpoint. Protocol (steps numbered where implemented, in store.cpp):
+// Which committed checkpoints survive a commit: the keep_last newest (0 = all), plus every one
+// whose step is a multiple of keep_every (0 = none), plus the one LATEST names.
+struct Retention {
+  int keep_last = 3;
+  int64_t keep_every = 0;
+};
+
+// Pure: of the committed steps (any order), those `r` deletes; `latest` is never among them.
+std::vector<int64_t> stepsToDelete(std::vector<int64_t> steps, const Retention& r, int64_t latest);
+
+// Writes one checkpoint from one process (the collective form is ShardedCheckpointWriter in
+// collective.h; both share the steps below, implemented in publish.cpp). Protocol:
 //   1. files are written into checkpoints/step_<N>.tmp/ (the caller writes them at path());
 //   2. commit(): each file is fsynced and checksummed (xxh64);
 //   3. manifest.json is written to a temp name, fsynced and renamed;
 //   4. step_<N>.tmp is renamed to step_<N> and the parent directory fsynced;
-//   5. LATEST is replaced atomically (temp + rename) with "step_<N>";
-//   6. retention deletes the oldest committed checkpoints beyond keep_last.
-// A directory without a committed manifest is never loaded. Not thread-safe; one owner.
+//   5. LATEST is replaced atomically (temp + rename) with "step_<N>": the commit point;
+//   6. retention deletes committed checkpoints it does not keep, orphans (directories newer than
+//      the previous LATEST other than this one: saves that crashed before step 5) and stale
+//      step_*.tmp directories.
+// A directory without a committed manifest is never loaded. Honours the checkpoint faults of
+// L2FACE_FAULT (rank 0). Not thread-safe; one owner; one save at a time per run directory.
 class CheckpointWriter {
  public:
-  CheckpointWriter(std::filesystem::path run_dir, int64_t step, int world_size);
+  CheckpointWriter(std::filesystem::path run_dir, int64_t step, int world_size,
+                   FaultPlan faults = FaultPlan::fromEnvironment());
   ~CheckpointWriter();  // removes the .tmp directory if commit() was never reached
   CheckpointWriter(const CheckpointWriter&) = delete;
   CheckpointWriter& operator=(const CheckpointWriter&) = delete;
@@ -52,12 +68,14 @@ class CheckpointWriter {
   std::filesystem::path path(const std::string& name);
   // Commits and returns the committed directory. keep_last = 0 keeps everything.
   std::filesystem::path commit(const nlohmann::json& meta, int keep_last);
+  std::filesystem::path commit(const nlohmann::json& meta, const Retention& retention);
 
  private:
-  std::filesystem::path checkpoints_;
+  std::filesystem::path run_dir_;
   std::filesystem::path tmp_;
   int64_t step_;
   int world_size_;
+  FaultPlan faults_;
   std::vector<std::string> names_;
   bool committed_ = false;
 };
@@ -68,13 +86,23 @@ struct LoadedCheckpoint {
   std::filesystem::path file(const std::string& name) const;
 };
 
-// Resolves PATH: a committed checkpoint directory, or a run directory (its newest valid
-// checkpoint, via LATEST and then by scanning, skipping broken ones with a warning on stderr).
-// Verifies sizes and checksums. Throws CheckpointError naming the path and what is wrong.
+// Resolves PATH: a committed checkpoint directory, or a run directory. For a run directory the
+// candidates are the checkpoint LATEST names, then the older committed ones, newest first; a
+// step_<N> newer than LATEST is a save whose commit did not finish (a crash between its rename and
+// LATEST) and is skipped. Without a readable LATEST every committed directory is a candidate.
+// Broken candidates are skipped with a warning on stderr. Verifies sizes and checksums. Throws
+// CheckpointError naming the path and what is wrong with each candidate.
 LoadedCheckpoint openCheckpoint(const std::filesystem::path& path);
 
 // Committed checkpoint directories of a run, oldest first (manifest present; not verified).
 std::vector<std::filesystem::path> listCheckpoints(const std::filesystem::path& run_dir);
+
+// The step LATEST names, or -1 when it is missing or unreadable.
+int64_t latestStep(const std::filesystem::path& run_dir);
+
+// The file name rank `rank` uses for its part of a sharded state: "<stem>.shard-00003<extension>".
+// Unique per rank, so that ranks never write the same file.
+std::string shardFileName(const std::string& stem, int rank, const std::string& extension = ".bin");
 
 // xxh64 of a file as 16 hex digits.
 std::string fileXxh64(const std::filesystem::path& file);

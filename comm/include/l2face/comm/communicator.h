@@ -93,6 +93,13 @@ class Communicator {
   virtual void barrier() { barrierAsync()->wait(); }
 };
 
+// For the few small control-path collectives that hand host memory (checkpoint agreement,
+// preemption flags) on a device backend: a communicator with the same ranks and sequence as
+// `inner` whose buffers are host memory, copied to device memory and back around each collective
+// (synchronously: every Work it returns is complete). nullptr when inner already takes host memory
+// (use inner itself). `inner` must outlive it; calls on the two interleave in one order.
+std::unique_ptr<Communicator> makeHostView(Communicator& inner);
+
 // A world of one: every collective is the identity (kAvg divides by 1). Always available.
 std::unique_ptr<Communicator> makeLocalCommunicator();
 
@@ -100,6 +107,12 @@ std::unique_ptr<Communicator> makeLocalCommunicator();
 // active MpiSession; nccl bootstraps over MPI when a session is active and otherwise over the TCP
 // store named by L2FACE_MASTER_ADDR / L2FACE_MASTER_PORT / L2FACE_JOB_TOKEN. A collective call on
 // every rank (ranks agree on the backend). Throws CommError when the choice cannot be honoured.
+// Also makes the rank's CUDA device (selectCudaDevice) current when devices are visible and this
+// host runs several ranks or L2FACE_GPU is set.
 std::unique_ptr<Communicator> makeCommunicator(const CommOptions& options, const RunContext& ctx);
+
+// The backend makeCommunicator would build for ctx, without building it: options.backend, or the
+// auto rules (options.h). Throws CommError when auto finds none. Not collective.
+Backend resolveBackend(const CommOptions& options, const RunContext& ctx);
 
 }  // namespace l2face::comm

@@ -14,9 +14,15 @@ struct StoreServerOptions {
   std::string bind_address = "0.0.0.0";
   uint16_t port = 0;  // 0: any free port (see TcpStoreServer::port())
   // Every client must present this token in its hello; anything else is rejected and logged.
+  // Required: the server refuses to start without one.
   std::string token;
-  size_t max_message_bytes = size_t{64} << 20;
+  size_t max_message_bytes = size_t{64} << 20;  // after the hello; before it, 64 KiB
   double hello_timeout_seconds = 10;  // a connection silent this long after connecting is closed
+  // The job's number of ranks, or 0 (any number of clients, any rank). When set, each rank in
+  // [0, world_size) may say hello once, and once all have, new connections are refused.
+  int world_size = 0;
+  // Connections still owing their hello; one more closes the oldest of them (0 = no cap).
+  size_t max_pending_connections = 64;
 };
 
 // The rendezvous server: one thread running Boost.Asio, state in memory. Wire protocol and its
@@ -30,7 +36,9 @@ class TcpStoreServer {
   TcpStoreServer& operator=(const TcpStoreServer&) = delete;
 
   uint16_t port() const;
-  // Connections closed for a wrong or missing token, a malformed or oversized message, or no hello.
+  // Connections closed for a wrong or missing token, a malformed or oversized message, no hello,
+  // a rank outside the world or said twice, the pending cap, or arriving after the rendezvous.
+  // Rejections are logged on stderr ("[l2face] store: ...", at most 20 lines per 10 s).
   uint64_t rejectedConnections() const;
   uint64_t acceptedClients() const;  // connections that passed the hello
 
@@ -52,8 +60,9 @@ struct StoreClientOptions {
 // (serialised on the one connection).
 class TcpStoreClient {
  public:
-  // Connects (retrying until timeout_seconds, since rank 0's server may start later) and sends the
-  // hello. Throws CommError on timeout or when the server rejects the token.
+  // Connects (retrying until timeout_seconds, since rank 0's server may start later or close the
+  // connection before answering, under a flood of other connections) and sends the hello. Throws
+  // CommError on timeout or when the server refuses the hello (its reason in the message).
   explicit TcpStoreClient(StoreClientOptions options);
   ~TcpStoreClient();
   TcpStoreClient(const TcpStoreClient&) = delete;

@@ -13,6 +13,11 @@ struct ImageSize {
   int height = 0;
 };
 
+// Largest image the decoder accepts (64 Mi pixels, e.g. 8192 x 8192; camera photos are below).
+// A few header bytes can announce 65500 x 65500 pixels; decoding that at full size (the loader's
+// crop path) would need 12 GiB, so such a file is refused like any undecodable one.
+constexpr int64_t kMaxJpegPixels = int64_t{1} << 26;
+
 // Encodes an interleaved RGB image (HWC, 8 bit) as a baseline JPEG with 4:2:0 chroma
 // subsampling. quality in [1, 100]. Thread-safe (creates its own compressor); use JpegEncoder in
 // loops. Throws DataError if TurboJPEG fails, std::invalid_argument for bad arguments.
@@ -41,7 +46,7 @@ class JpegDecoder {
   JpegDecoder& operator=(const JpegDecoder&) = delete;
 
   // Reads the stored width and height. Throws DataError naming `what_for_errors` (a path or
-  // record) when the header is not a readable JPEG.
+  // record) when the header is not a readable JPEG, or announces more than kMaxJpegPixels.
   ImageSize peek(const uint8_t* data, size_t size, const std::string& what_for_errors);
 
   // Decodes to RGB HWC into out_rgb (out_width * out_height * 3 bytes). When the stored size

@@ -10,18 +10,23 @@
 
 namespace l2face::monitoring {
 
+// Limits against hostile clients (the reasoning is at the top of exposer.cpp). Construction throws
+// MetricsError for a limit below 1 (max_header_bytes: below 64).
 struct ExposerOptions {
   std::string bind = "127.0.0.1";   // 0.0.0.0 serves every interface: unauthenticated, plain HTTP
   int port = 0;                     // 0 = ephemeral
   bool fallback_to_ephemeral = true;  // when `port` is in use: an ephemeral port instead of an error
-  int max_connections = 64;         // further connections are closed at once
+  // Open connections at most; one more closes the one that has waited longest for its request
+  // (or, when all are busy answering, is itself closed at once).
+  int max_connections = 64;
   int read_timeout_ms = 5000;       // a client that sends no complete request in time is dropped
-  uint32_t max_header_bytes = 8192;
+  uint32_t max_header_bytes = 8192;  // request line + headers; larger: 400. Bodies: 4 KiB.
 };
 
 struct ExposerStats {
   uint64_t requests = 0;   // answered with 200
-  uint64_t rejected = 0;   // 4xx answers, over-limit and timed-out connections
+  uint64_t rejected = 0;   // 4xx/5xx answers, over-limit, evicted and timed-out connections
+  uint64_t evicted = 0;    // of those: connections closed to admit a newer one
 };
 
 // Serves the registry on its own thread. Construction binds (throws MetricsError naming the address

@@ -28,8 +28,13 @@ struct HeadOptions {
 };
 
 struct ClassifierOptions {
-  // replicated (sharded comes with the model-parallel classifier)
-  std::string parallel = "replicated";
+  // auto | replicated | sharded. auto: sharded when world > 1 and C >= shard_min_classes, or
+  // when sample_rate < 1; replicated otherwise.
+  std::string parallel = "auto";
+  int64_t shard_min_classes = 16384;
+  // Fraction of a rank's classes in each step's logits (sharded): every positive class of the
+  // global batch plus a uniform random subset of the others. 1 = exact softmax over all classes.
+  double sample_rate = 1.0;
 };
 
 struct OptimOptions {

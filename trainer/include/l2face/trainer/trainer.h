@@ -1,7 +1,9 @@
 // The training loop's entry point and its summary; no torch in this header.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -21,6 +23,13 @@ class TrainError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A checkpoint made with a configuration this run cannot continue (different backbone, embedding
+// size, classes, head type, optimizer, ...); the message lists every mismatch. A usage error.
+class IncompatibleCheckpoint : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
 struct TrainerOptions {
   RunOptions run;
   data::DataOptions data;
@@ -35,6 +44,11 @@ struct TrainerOptions {
   std::string config_digest;  // recorded in checkpoints for compatibility checks
   // Fault injection for tests: the loss of these 0-based optimizer steps is made NaN.
   std::vector<int64_t> inject_nan_loss_steps;
+  // none | auto (the run directory's newest valid checkpoint, if any) | a checkpoint or run dir.
+  std::string resume = "none";
+  // Set (non-zero) by a signal handler to stop at the next step boundary with a checkpoint: the
+  // ranks agree, save, and train() returns with TrainSummary::preempted.
+  const std::atomic<int>* stop_requested = nullptr;
 };
 
 struct TrainSummary {
@@ -56,6 +70,8 @@ struct TrainSummary {
   std::string device;
   std::string precision;     // fp32 | bf16 (the backbone's autocast)
   std::string checkpoint;    // the final committed checkpoint directory
+  int64_t resumed_from_step = -1;  // the checkpoint's step when the run resumed (-1: fresh)
+  bool preempted = false;          // stopped early on request, after a checkpoint
   int64_t eval_step = -1;    // step of the last in-training evaluation (-1: none)
   double eval_accuracy = 0;  // its k-fold verification accuracy
 };

@@ -1,0 +1,21 @@
+// TorchDeviceInfo: what torch, as linked into l2face, sees of the compute devices (torch-free).
+#pragma once
+
+#include <string>
+
+namespace l2face::trainer {
+
+// Plain value.
+struct TorchDeviceInfo {
+  std::string torch_version;    // "2.11.0"
+  bool cuda_built = false;      // this torch has CUDA support compiled in
+  int cuda_devices = 0;         // CUDA devices torch can use (0 without CUDA or a driver)
+  std::string cuda_version;     // CUDA runtime torch was built with ("13.0"); "" without CUDA
+  std::string cudnn_version;    // "91002"; "" without cuDNN
+  std::string run_device_auto;  // what run.device auto resolves to here: "cuda" or "cpu"
+};
+
+// Never throws: a failed query leaves its field empty or zero. Thread-safety: thread-safe.
+TorchDeviceInfo torchDeviceInfo();
+
+}  // namespace l2face::trainer

@@ -1,0 +1,31 @@
+// Exporting a checkpoint's backbone as a state dict that Python's torch.load reads; no torch here.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace l2face::trainer {
+
+struct ExportSummary {
+  std::string checkpoint_dir;  // the checkpoint that was exported
+  int64_t step = 0;
+  std::string backbone;  // model.backbone of the checkpoint, e.g. iresnet50
+  int image_size = 0;    // input side in pixels the network was built for
+  int embedding_dim = 0;
+  int64_t tensors = 0;     // state-dict entries written (parameters and buffers)
+  int64_t parameters = 0;  // elements of the parameters, frozen ones included
+};
+
+// Loads the backbone of `checkpoint` (a checkpoint directory, or a run directory: its newest valid
+// checkpoint) and writes its parameters and buffers to `out` as a {name: tensor} dict in the zip
+// format of torch.save, so that Python's torch.load(out) (weights_only too) returns it and
+// module.load_state_dict() takes it. Entries follow PyTorch's state_dict order and names: for the
+// iresnet* backbones these are insightface arcface_torch's (conv1, bn1, prelu, layer1.0.bn1, ...,
+// bn2, fc, features, BatchNorm num_batches_tracked included); the other backbones use l2face's
+// module names. Tensors are written as float32 CPU tensors as the checkpoint holds them; `out` is
+// written atomically (temp file, rename). Throws checkpoint::CheckpointError for a missing or
+// broken checkpoint and std::runtime_error when `out` cannot be written. Thread-safe (no shared
+// state).
+ExportSummary exportBackbone(const std::string& checkpoint, const std::string& out);
+
+}  // namespace l2face::trainer

@@ -1,0 +1,252 @@
+// Snapshots of a run's state for checkpoints, and resuming from them (also re-sharded).
+#include "run_checkpoint.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+
+#include "l2face/checkpoint/rows.h"
+#include "l2face/checkpoint/store.h"
+#include "l2face/trainer/trainer.h"
+#include "tensor_comm.h"
+
+namespace fs = std::filesystem;
+
+namespace l2face::trainer {
+namespace {
+
+constexpr const char* kShardStem = "classifier";
+
+// A torch archive serialised on the training thread; the job writes the bytes.
+checkpoint::FileJob bytesJob(const std::string& name, std::string bytes) {
+  auto data = std::make_shared<const std::string>(std::move(bytes));
+  return {name, [data](const fs::path& file) {
+            std::ofstream out(file, std::ios::binary | std::ios::trunc);
+            out.write(data->data(), static_cast<std::streamsize>(data->size()));
+            out.close();
+            if (!out) throw std::runtime_error("cannot write " + file.string());
+          }};
+}
+
+std::string moduleBytes(torch::nn::Module& m) {
+  torch::serialize::OutputArchive ar;
+  m.save(ar);
+  std::ostringstream out;
+  ar.save_to(out);
+  return out.str();
+}
+
+std::string tensorsBytes(const std::vector<torch::Tensor>& tensors) {
+  torch::serialize::OutputArchive ar;
+  ar.write("count", torch::tensor(static_cast<int64_t>(tensors.size())));
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    ar.write("t" + std::to_string(i), tensors[i].detach().cpu().clone());
+  }
+  std::ostringstream out;
+  ar.save_to(out);
+  return out.str();
+}
+
+torch::Tensor cpuRngState() {
+  at::Generator gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  return gen.get_state();
+}
+
+void setCpuRngState(const torch::Tensor& state) {
+  at::Generator gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  gen.set_state(state);
+}
+
+// The committed directory's manifest meta, read without verification (rank 0 verified it).
+ResumeSource readSource(const std::string& dir) {
+  std::ifstream in(fs::path(dir) / "manifest.json");
+  if (!in) throw checkpoint::CheckpointError(dir + ": cannot read manifest.json");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw checkpoint::CheckpointError(dir + "/manifest.json: " + e.what());
+  }
+  ResumeSource s;
+  s.dir = dir;
+  s.world_size = j.value("world_size", 1);
+  s.meta = j.value("meta", nlohmann::json::object());
+  return s;
+}
+
+void broadcastString(comm::Communicator& comm, std::string& s) {
+  int64_t n = static_cast<int64_t>(s.size());
+  comm.broadcast(&n, 1, comm::DType::kInt64, 0);
+  s.resize(static_cast<size_t>(n));
+  if (n > 0) comm.broadcast(s.data(), static_cast<size_t>(n), comm::DType::kUInt8, 0);
+}
+
+}  // namespace
+
+std::string ResumeSource::placement() const {
+  return meta.contains("classifier") ? meta["classifier"].value("placement", "replicated")
+                                     : "replicated";
+}
+
+std::vector<checkpoint::FileJob> snapshotJobs(TrainModel& m, const Optimizer& optimizer,
+                                              int rank) {
+  torch::NoGradGuard no_grad;
+  std::vector<checkpoint::FileJob> jobs;
+  if (rank == 0) {
+    jobs.push_back(bytesJob("backbone.pt", moduleBytes(*m.backbone)));
+    jobs.push_back(bytesJob("head.pt", moduleBytes(*m.head)));
+    jobs.push_back(bytesJob("optimizer.pt", tensorsBytes(optimizer.state())));
+    jobs.push_back(bytesJob("rng.pt", tensorsBytes({cpuRngState()})));
+  }
+  if (m.classifier) {
+    auto rows = std::make_shared<torch::Tensor>(m.classifier->snapshotRows());
+    const int64_t first = m.classifier->range().begin;
+    jobs.push_back({checkpoint::shardFileName(kShardStem, rank), [rows, first](const fs::path& f) {
+                      checkpoint::writeRowFile(f, rows->data_ptr<float>(), rows->size(0),
+                                               rows->size(1), first);
+                    }});
+  }
+  return jobs;
+}
+
+nlohmann::json checkpointMeta(const ModelGeometry& geo, const std::string& optim_type,
+                              const std::string& config_digest, const TrainModel& m,
+                              const RunPosition& pos, int world) {
+  nlohmann::json meta = geometryJson(geo);
+  meta["step"] = pos.step;
+  meta["cursor"] = {{"epoch", pos.cursor.epoch}, {"step", pos.cursor.step}};
+  meta["global_batch"] = pos.global_batch;
+  meta["accumulate_steps"] = pos.accumulate;
+  meta["skipped_steps"] = pos.skipped_steps;
+  meta["config_digest"] = config_digest;
+  meta["alpha"] = m.head->alpha();
+  meta["optimizer"] = optim_type;
+  nlohmann::json cls = {{"placement", m.classifier ? "sharded" : "replicated"}};
+  if (m.classifier) {
+    cls["table"] = checkpoint::shardTableJson(
+        checkpoint::balancedShardTable(kShardStem, geo.num_classes, world));
+    cls["layout"] = m.classifier->rowLayout();
+    cls["cols"] = m.classifier->rowCols();
+    cls["step_counts"] = m.classifier->stepCounts();
+  }
+  meta["classifier"] = cls;
+  return meta;
+}
+
+std::optional<ResumeSource> findResumeSource(const std::string& resume_spec,
+                                             const std::string& run_dir,
+                                             comm::Communicator& comm) {
+  if (resume_spec.empty() || resume_spec == "none") return std::nullopt;
+  const bool automatic = resume_spec == "auto";
+  const fs::path where = automatic ? fs::path(run_dir) : fs::path(resume_spec);
+  // Rank 0 decides: "" = start fresh, "!" + message = error, else the committed directory.
+  std::string choice;
+  if (comm.rank() == 0) {
+    try {
+      if (automatic && checkpoint::listCheckpoints(where).empty()) {
+        std::cerr << "[l2face] resume auto: no checkpoint in " << where.string()
+                  << "; starting from scratch\n";
+      } else {
+        checkpoint::LoadedCheckpoint c = checkpoint::openCheckpoint(where);
+        choice = c.dir.string();
+        std::cerr << "[l2face] resuming from " << choice << " (step " << c.manifest.step
+                  << ", " << c.manifest.world_size << " rank(s))\n";
+      }
+    } catch (const std::exception& e) {
+      choice = std::string("!") + e.what();
+    }
+  }
+  broadcastString(comm, choice);
+  if (!choice.empty() && choice[0] == '!') {
+    throw checkpoint::CheckpointError("cannot resume from " + where.string() + ": " +
+                                      choice.substr(1));
+  }
+  if (choice.empty()) return std::nullopt;
+  return readSource(choice);
+}
+
+void checkCompatible(const ResumeSource& src, const ModelGeometry& geo,
+                     const std::string& optim_type) {
+  const ModelGeometry old = geometryFromJson(src.meta, src.dir);
+  std::vector<std::string> diff;
+  auto cmp = [&](const std::string& key, const auto& was, const auto& now) {
+    if (!(was == now)) {
+      std::ostringstream s;
+      s << key << ": checkpoint " << was << ", this run " << now;
+      diff.push_back(s.str());
+    }
+  };
+  cmp("model.backbone", old.model.backbone, geo.model.backbone);
+  cmp("model.embedding_dim", old.model.embedding_dim, geo.model.embedding_dim);
+  cmp("model.norm", old.model.norm, geo.model.norm);
+  cmp("model.width", old.model.width, geo.model.width);
+  cmp("data.image_size", old.image_size, geo.image_size);
+  cmp("number of classes", old.num_classes, geo.num_classes);
+  cmp("head.type", old.head.type, geo.head.type);
+  cmp("head.bias", old.head.bias, geo.head.bias);
+  cmp("head.alpha_learnable", old.head.alpha_learnable, geo.head.alpha_learnable);
+  cmp("optim.type", src.meta.value("optimizer", std::string("sgd")), optim_type);
+  if (!diff.empty()) {
+    std::string msg = "checkpoint " + src.dir + " was made with an incompatible configuration:";
+    for (const auto& d : diff) msg += "\n  " + d;
+    throw IncompatibleCheckpoint(msg);
+  }
+}
+
+RunPosition restoreState(const ResumeSource& src, TrainModel& m, Optimizer& optimizer,
+                         const RunPosition& fresh, int rank) {
+  const fs::path dir(src.dir);
+  try {
+    optimizer.loadState(loadTensors(dir / "optimizer.pt"));
+  } catch (const std::invalid_argument& e) {
+    throw IncompatibleCheckpoint(src.dir + ": " + e.what());
+  }
+  setCpuRngState(loadTensors(dir / "rng.pt").at(0));
+  if (m.classifier) {
+    const nlohmann::json& cls = src.meta.at("classifier");
+    const auto table = checkpoint::shardTableFromJson(cls.at("table"), src.dir);
+    const int64_t cols = cls.at("cols").get<int64_t>();
+    if (cols != m.classifier->rowCols() ||
+        cls.at("layout").get<std::vector<std::string>>() != m.classifier->rowLayout()) {
+      throw IncompatibleCheckpoint(src.dir + ": class rows hold " + cls.at("layout").dump() +
+                                   ", this run needs " +
+                                   nlohmann::json(m.classifier->rowLayout()).dump());
+    }
+    const ClassRange r = m.classifier->range();
+    torch::Tensor rows = torch::empty({r.size(), cols}, torch::kFloat);
+    if (r.size() > 0) {
+      checkpoint::readRowRange(dir, table, r.begin, r.end, cols, checkpoint::RowDType::kFloat32,
+                               rows.data_ptr<float>());
+    }
+    m.classifier->loadRows(rows);
+    m.classifier->setStepCounts(cls.value("step_counts", std::vector<double>{}));
+  }
+
+  RunPosition pos = fresh;
+  pos.step = src.meta.at("step").get<int64_t>();
+  pos.skipped_steps = src.meta.value("skipped_steps", int64_t{0});
+  const data::Cursor saved{src.meta.at("cursor").at("epoch").get<int64_t>(),
+                           src.meta.at("cursor").at("step").get<int64_t>()};
+  const int64_t old_batch = src.meta.value("global_batch", fresh.global_batch);
+  pos.cursor = saved;
+  if (old_batch != fresh.global_batch) {
+    // The same global sample sequence: skip to the first new batch boundary at or after the
+    // samples already consumed in this epoch.
+    const int64_t seen = saved.step * old_batch;
+    pos.cursor.step = (seen + fresh.global_batch - 1) / fresh.global_batch;
+    if (rank == 0 && seen % fresh.global_batch != 0) {
+      std::cerr << "[l2face] warning: the global batch changed from " << old_batch << " to "
+                << fresh.global_batch << "; " << pos.cursor.step * fresh.global_batch - seen
+                << " sample(s) of epoch " << saved.epoch
+                << " are skipped to reach a batch boundary\n";
+    }
+  }
+  return pos;
+}
+
+}  // namespace l2face::trainer
