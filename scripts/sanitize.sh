@@ -51,17 +51,29 @@ export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1 second_deadlock_stack=1 sup
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}"
 export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$supp/lsan.supp:print_suppressions=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
-# OpenMPI: yield while waiting (ranks may outnumber cores); a session directory per run.
+# OpenMPI: yield while waiting (ranks may outnumber cores). Under ASan, MPI binaries get
+# keep_dlopened.c preloaded, so that OpenMPI's plugins stay loaded at exit and LeakSanitizer can
+# attribute (and lsan.supp suppress) what they allocate.
 export OMPI_MCA_mpi_yield_when_idle=1
+mpi_preload=""
+if [ "$kind" = address ]; then
+  cc -shared -fPIC -O2 -o "$dir/libkeep_dlopened.so" "$supp/keep_dlopened.c"
+  mpi_preload="$dir/libkeep_dlopened.so"
+  export ASAN_OPTIONS="$ASAN_OPTIONS:verify_asan_link_order=0"
+fi
+# OpenMPI's libraries are built without frame pointers: the fast unwinder loses the allocating
+# frames there, so leaks from them could not be matched; MPI runs unwind the slow, exact way.
+mpi_asan_options="$ASAN_OPTIONS:fast_unwind_on_malloc=0"
 status=0
 for t in "${targets[@]}"; do
   if [[ "$t" == *_mpi_test ]]; then
     for np in ${MPI_RANKS:-1 2 3}; do
       echo "== $kind: $t on $np ranks"
       if ! OMPI_MCA_orte_tmpdir_base="/tmp/l2face-ompi/sanitize-$t.np$np" \
-           mpirun -np "$np" --oversubscribe --allow-run-as-root \
+           ASAN_OPTIONS="$mpi_asan_options" mpirun -np "$np" --oversubscribe --allow-run-as-root \
              -x TSAN_OPTIONS -x ASAN_OPTIONS -x LSAN_OPTIONS -x UBSAN_OPTIONS \
-             -x OMPI_MCA_mpi_yield_when_idle "$dir/bin/$t"; then
+             -x OMPI_MCA_mpi_yield_when_idle ${mpi_preload:+-x LD_PRELOAD="$mpi_preload"} \
+             "$dir/bin/$t"; then
         echo "== $kind: $t on $np ranks FAILED" >&2
         status=1
       fi

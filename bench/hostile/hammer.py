@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """A hostile client for the metrics endpoint: everything at once, until SECONDS pass.
 
-Usage: hammer.py HOST PORT SECONDS [--connections N]
+Usage: hammer.py HOST PORT SECONDS [--connections N] [--legit-only]
 
+- prometheus: a well-behaved scraper, GET /metrics on a fresh connection every second (10 s
+  timeout, as Prometheus), whose answer times are reported (the only thread with --legit-only);
 - slowloris: N connections (default 1000) each sending one more byte of a request every second,
   reopened when the server drops them;
 - flood: connections opened and closed as fast as possible, sending garbage, a 16 KiB header or
   a request line of 64 KiB;
 - scrapes: GET /metrics on one keep-alive connection as fast as the answers come.
-Prints one JSON line of counts at the end. Standard library only.
+Prints one JSON line of counts and scrape times at the end (also on SIGTERM). Standard library
+only.
 """
 import json
 import os
@@ -31,8 +34,11 @@ def main():
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    legit_only = "--legit-only" in sys.argv
     stats = {"slow_opened": 0, "slow_dropped_by_server": 0, "flood_connections": 0,
-             "flood_answered_400": 0, "scrapes": 0, "scrape_errors": 0}
+             "flood_answered_400": 0, "scrapes": 0, "scrape_errors": 0,
+             "prometheus_scrapes": 0, "prometheus_failures": 0}
+    latencies = []
     lock = threading.Lock()
 
     def count(key, n=1):
@@ -133,12 +139,50 @@ def main():
                 s = None
                 time.sleep(0.01)
 
-    threads = [threading.Thread(target=f) for f in (slowloris, flood, scrapes)]
+    def read_answer(s):
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(65536)
+            if not chunk:
+                raise ConnectionResetError
+            data += chunk
+        head, body = data.split(b"\r\n\r\n", 1)
+        if not head.startswith(b"HTTP/1.1 200"):
+            raise ValueError(head[:40])
+        length = int([l for l in head.split(b"\r\n")
+                      if l.lower().startswith(b"content-length:")][0].split(b":")[1])
+        while len(body) < length:
+            chunk = s.recv(65536)
+            if not chunk:
+                raise ConnectionResetError
+            body += chunk
+
+    def prometheus():
+        while running():
+            tick = time.monotonic()
+            try:
+                s = connect(timeout=10.0)
+                s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                read_answer(s)
+                s.close()
+                with lock:
+                    latencies.append(time.monotonic() - tick)
+                count("prometheus_scrapes")
+            except (OSError, IndexError, ValueError):
+                count("prometheus_failures")
+            time.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
+
+    workers = (prometheus,) if legit_only else (prometheus, slowloris, flood, scrapes)
+    threads = [threading.Thread(target=f) for f in workers]
     for t in threads:
         t.start()
     while any(t.is_alive() for t in threads):
         for t in threads:
             t.join(0.2)
+    if latencies:
+        ordered = sorted(latencies)
+        stats["prometheus_median_s"] = round(ordered[len(ordered) // 2], 4)
+        stats["prometheus_max_s"] = round(ordered[-1], 4)
     print(json.dumps(stats), flush=True)
 
 

@@ -56,6 +56,13 @@ def main():
         wall = [l["images_per_second"] / p["images_per_second"] for l, p in pairs]
         cpu = [l["images_per_cpu_second"] / p["images_per_cpu_second"] for l, p in pairs] \
             if mode == "compute" else []
+        # The reference under l2face's malloc settings (bench/step/run.sh --malloc-reference).
+        tuned = []
+        for rd in rounds:
+            got = {r["impl"]: r for r in runs if (r["backbone"], r["mode"], r["round"]) == (b, mode, rd)}
+            if "l2face" in got and "pytorch_malloc" in got:
+                tuned.append(got["l2face"]["images_per_second"] /
+                             got["pytorch_malloc"]["images_per_second"])
         med = statistics.median
         rows.append({
             "backbone": b, "mode": mode, "batch": pairs[0][0]["batch"],
@@ -66,6 +73,8 @@ def main():
             "pytorch_images_per_second": med([p["images_per_second"] for _, p in pairs]),
             "ratio": med(wall), "ratios": wall,
             "ratio_per_cpu_second": med(cpu) if cpu else None, "ratios_per_cpu_second": cpu,
+            "ratio_vs_malloc_reference": med(tuned) if tuned else None,
+            "ratios_vs_malloc_reference": tuned,
             "l2face_data_wait_fraction": med([l["data_wait_fraction"] for l, _ in pairs]),
             "pytorch_data_wait_fraction": med([p["data_wait_fraction"] for _, p in pairs]),
             "goal_met": med(wall) >= GOAL,
@@ -80,14 +89,15 @@ def main():
         f" load average {meta['machine']['load_average_1min_at_end']:.1f} at the end; "
         f"{runs[0]['size']} x {runs[0]['size']}, {runs[0]['device']}, {runs[0]['precision']}"
         f"{', channels_last' if runs[0].get('channels_last') else ''}, {runs[0]['threads']} "
-        f"intra-op threads, l2_softmax head, SGD momentum 0.9, weight decay 5e-4",
+        f"intra-op thread{'s' if runs[0]['threads'] != 1 else ''}, l2_softmax head, SGD momentum 0.9, weight decay 5e-4",
         "",
         "| backbone | batch | mode | l2face images/s | PyTorch images/s | l2face / PyTorch | "
-        "per round | per CPU-second | data wait l2face / PyTorch | ≥ 1.10× |",
-        "|---|---:|---|---:|---:|---:|---|---:|---|---|"]
+        "per round | per CPU-second | data wait l2face / PyTorch | ≥ 1.10× | "
+        "l2face / PyTorch with l2face's malloc settings |",
+        "|---|---:|---|---:|---:|---:|---|---:|---|---|---:|"]
     for r in rows:
         mode = "compute only" if r["mode"] == "compute" else \
-            f"end to end ({r['workers']} workers)"
+            f"end to end ({r['workers']} worker{'s' if r['workers'] != 1 else ''})"
         cpu = f"{r['ratio_per_cpu_second']:.2f}" if r["ratio_per_cpu_second"] else "—"
         wait = "—" if r["mode"] == "compute" else \
             f"{100 * r['l2face_data_wait_fraction']:.0f} % / {100 * r['pytorch_data_wait_fraction']:.0f} %"
@@ -95,7 +105,8 @@ def main():
             f"| {NAMES.get(r['backbone'], r['backbone'])} | {r['batch']} | {mode} | "
             f"{r['l2face_images_per_second']:.2f} | {r['pytorch_images_per_second']:.2f} | "
             f"**{r['ratio']:.2f}** | {', '.join(f'{x:.2f}' for x in r['ratios'])} | {cpu} | {wait} | "
-            f"{'yes' if r['goal_met'] else 'no'} |")
+            f"{'yes' if r['goal_met'] else 'no'} | "
+            f"{'—' if r['ratio_vs_malloc_reference'] is None else format(r['ratio_vs_malloc_reference'], '.2f')} |")
     if not all(r["same_batches"] for r in rows):
         lines.append("\nWARNING: the compute-only batches of the two sides differ (pixel or label sums).")
     text = "\n".join(lines) + "\n"
@@ -103,7 +114,8 @@ def main():
     print(text)
 
     if rows:
-        values = [x for r in rows for x in r["ratios"] + r["ratios_per_cpu_second"]]
+        values = [x for r in rows
+                  for x in r["ratios"] + r["ratios_per_cpu_second"] + r["ratios_vs_malloc_reference"]]
         lo = min(0.5, min(values) - 0.1)
         hi = max(1.5, max(values) + 0.1)
         cats = [f"{NAMES.get(r['backbone'], r['backbone'])} {'compute' if r['mode'] == 'compute' else 'e2e'}"
@@ -112,7 +124,9 @@ def main():
             "l2face / PyTorch training images/s (dots: rounds, bar: mean)", "ratio", cats,
             [("wall clock", svg.PALETTE[0], [r["ratios"] for r in rows]),
              ("per CPU-second (compute only)", svg.PALETTE[2],
-              [r["ratios_per_cpu_second"] for r in rows])],
+              [r["ratios_per_cpu_second"] for r in rows]),
+             ("vs reference with l2face's malloc settings", svg.PALETTE[3],
+              [r["ratios_vs_malloc_reference"] for r in rows])],
             (lo, hi), hlines=[(1.0, "parity"), (GOAL, f"goal {GOAL:.2f}x")])
         open(os.path.join(out, "step.svg"), "w").write(chart)
 

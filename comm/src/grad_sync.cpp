@@ -81,9 +81,21 @@ GradSync::GradSync(Communicator& comm, std::vector<size_t> param_numel, GradSync
   } else {
     memory_ = makeCudaMemory(comm_);
   }
-  for (Bucket& b : buckets_) b.data = static_cast<float*>(memory_->allocate(b.numel * kFloatBytes));
-  resetStep();
-  checkLayoutAcrossRanks();
+  try {
+    for (Bucket& b : buckets_) {
+      b.data = static_cast<float*>(memory_->allocate(b.numel * kFloatBytes));
+    }
+    resetStep();
+    checkLayoutAcrossRanks();
+  } catch (...) {
+    // A constructor that throws gets no destructor: free the buckets here (the layout check
+    // throws when ranks built different models).
+    for (Bucket& b : buckets_) {
+      if (b.data) memory_->release(b.data);
+      b.data = nullptr;
+    }
+    throw;
+  }
 }
 
 GradSync::~GradSync() {

@@ -23,12 +23,12 @@ class LocalCommunicator final : public Communicator {
     return completed();
   }
   WorkPtr allGatherAsync(const void* send, void* recv, size_t count, DType dtype) override {
-    if (send != recv) std::memmove(recv, send, count * dtypeBytes(dtype));
+    if (send != recv && count > 0) std::memmove(recv, send, count * dtypeBytes(dtype));
     return completed();
   }
   WorkPtr reduceScatterAsync(const void* send, void* recv, size_t count, DType dtype,
                              ReduceOp) override {
-    if (send != recv) std::memmove(recv, send, count * dtypeBytes(dtype));
+    if (send != recv && count > 0) std::memmove(recv, send, count * dtypeBytes(dtype));
     return completed();
   }
   WorkPtr barrierAsync() override { return completed(); }

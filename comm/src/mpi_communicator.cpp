@@ -306,7 +306,10 @@ class MpiCommunicator final : public Communicator {
         // The ring reduces in place, so it works on a copy of send; rank r keeps block r.
         RingSpec spec = ringSpec(t);
         reserve(staging_, t.count * elem * static_cast<size_t>(size_));
-        std::memcpy(staging_.data(), t.send, t.count * elem * static_cast<size_t>(size_));
+        // Empty collectives may pass null buffers: memcpy from null is undefined even for 0 bytes.
+        if (t.count > 0) {
+          std::memcpy(staging_.data(), t.send, t.count * elem * static_cast<size_t>(size_));
+        }
         spec.buffer = staging_.data();
         spec.counts.assign(static_cast<size_t>(size_), t.count);
         spec.all_gather = false;
@@ -318,7 +321,7 @@ class MpiCommunicator final : public Communicator {
         RingSpec spec = ringSpec(t);
         char* recv = static_cast<char*>(t.data);
         char* mine = recv + static_cast<size_t>(rank_) * t.count * elem;
-        if (t.send != mine) std::memmove(mine, t.send, t.count * elem);
+        if (t.send != mine && t.count > 0) std::memmove(mine, t.send, t.count * elem);
         spec.buffer = recv;
         spec.counts.assign(static_cast<size_t>(size_), t.count);
         spec.reduce_scatter = false;
@@ -343,7 +346,7 @@ class MpiCommunicator final : public Communicator {
   void finishTask(const Task& t) {
     if (t.kind == OpKind::kReduceScatter) {
       const size_t bytes = t.count * dtypeBytes(t.dtype);
-      std::memcpy(t.data, staging_.data() + static_cast<size_t>(rank_) * bytes, bytes);
+      if (bytes > 0) std::memcpy(t.data, staging_.data() + static_cast<size_t>(rank_) * bytes, bytes);
     }
   }
 

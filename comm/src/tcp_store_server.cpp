@@ -1,4 +1,8 @@
 // The rendezvous store's server: Boost.Asio on one thread, sessions that must say hello first.
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <boost/asio.hpp>
 #include <chrono>
@@ -284,7 +288,12 @@ ServerCore::ServerCore(StoreServerOptions options)
                     std::to_string(options_.port) + ": " + e.what());
   }
   accept();
-  thread_ = std::thread([this] { io_.run(); });
+  thread_ = std::thread([this] {
+    // nice 19: on rank 0 the server shares the cores with training; whatever clients send, it
+    // takes only a small share of a busy core (best effort: lowering one's priority never fails).
+    (void)setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 19);
+    io_.run();
+  });
 }
 
 ServerCore::~ServerCore() {

@@ -143,12 +143,12 @@ TEST(ExposerHostile, SlowlorisIsDroppedAtTheDeadlineAndScrapesStillAnswer) {
   // an answer (their request never completed).
   for (size_t i = 0; i < slow.size(); ++i) {
     EXPECT_GE(dropped_after[i], 0) << "slow connection " << i << " still open after 8 s";
-    EXPECT_LE(dropped_after[i], 6.5) << "slow connection " << i;
+    EXPECT_LE(dropped_after[i], 5.0 + 1.5 * kSlowdown) << "slow connection " << i;
     EXPECT_EQ(slow[i].received(), "") << i;
   }
-  EXPECT_GT(scraper.ok(), 20);
+  EXPECT_GT(scraper.ok(), 20 / kSlowdown);
   EXPECT_EQ(scraper.failed(), 0);
-  EXPECT_LT(scraper.worstSeconds(), 1.0);
+  EXPECT_LT(scraper.worstSeconds(), 1.0 * kSlowdown);
   std::printf("[ slowloris ] 200 connections, 1 byte/s: %d scrapes answered, 0 failed, worst %.3f s; "
               "%llu evicted\n",
               scraper.ok(), scraper.worstSeconds(),
@@ -183,11 +183,13 @@ TEST(ExposerHostile, ThousandConcurrentConnectionsKeepMemoryBounded) {
   const uint64_t rss_after = residentBytes();
   EXPECT_EQ(opened, 3000u);
   EXPECT_EQ(scraper.failed(), 0);
-  EXPECT_GT(scraper.ok(), 20);
+  EXPECT_GT(scraper.ok(), 20 / kSlowdown);
   EXPECT_TRUE(scrapeOk(e.port()));
   // Bounded: 64 connections' buffers and answers, whatever 3000 clients do.
-  EXPECT_LT(rss_peak - rss_before, uint64_t{24} << 20);
-  EXPECT_LT(static_cast<int64_t>(rss_after) - static_cast<int64_t>(rss_before), int64_t{16} << 20);
+  if (!kSanitized) {
+    EXPECT_LT(rss_peak - rss_before, uint64_t{24} << 20);
+    EXPECT_LT(static_cast<int64_t>(rss_after) - static_cast<int64_t>(rss_before), int64_t{16} << 20);
+  }
   std::printf("[ flood ] 3 x 1000 concurrent connections: RSS %.1f MiB before, %.1f MiB peak, "
               "%.1f MiB after; %d scrapes answered, 0 failed, worst %.3f s; %llu evicted\n",
               rss_before / 1048576.0, rss_peak / 1048576.0, rss_after / 1048576.0, scraper.ok(),

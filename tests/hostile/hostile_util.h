@@ -21,6 +21,22 @@ namespace l2face::hostile {
 
 using Clock = std::chrono::steady_clock;
 
+// Under ASan or TSan (scripts/sanitize.sh) everything runs several times slower, and the resident
+// size says nothing about the servers (ASan's quarantine keeps freed memory, shadow memory grows
+// with the heap): time bounds are scaled, memory bounds are checked in the plain build only.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+#else
+constexpr bool kSanitized = false;
+#endif
+constexpr double kSlowdown = kSanitized ? 5.0 : 1.0;
+
 inline double secondsSince(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }

@@ -133,7 +133,7 @@ TEST(StoreHostile, WrongMissingTokensAndOversizedFramesAreRejectedAndLogged) {
   const int64_t before = r0.requests();
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_GT(r0.requests(), before + 5);
-  EXPECT_LT(r0.worstSeconds(), 1.0);
+  EXPECT_LT(r0.worstSeconds(), 1.0 * kSlowdown);
   EXPECT_EQ(server.acceptedClients(), 1u);
 }
 
@@ -177,18 +177,20 @@ TEST(StoreHostile, SilentFloodDoesNotLockARankOutOrBlockTheJob) {
   r0.stop();
   r1.stop();
   EXPECT_EQ(closed, flood.size());
-  EXPECT_LT(join_seconds, 3.0);
+  EXPECT_LT(join_seconds, 3.0 * kSlowdown);
   EXPECT_EQ(server.acceptedClients(), 2u);
   EXPECT_GE(server.rejectedConnections(), 1000u);
   // The job's requests stayed fast.
-  EXPECT_GT(r0.requests(), 50);
-  EXPECT_LT(r0.worstSeconds(), 1.0);
+  EXPECT_GT(r0.requests(), 50 / kSlowdown);
+  EXPECT_LT(r0.worstSeconds(), 1.0 * kSlowdown);
   EXPECT_EQ(std::stoll(r0.client().tryGet("l2face/progress").value_or("0")),
             r0.requests() + r1.requests());
   // The log says what happened without a line per connection.
   EXPECT_LE(count(log, "[l2face] store: "), 21u) << log;
   EXPECT_NE(log.find("not logged"), std::string::npos) << log;
-  EXPECT_LT(rss_peak - rss_before, uint64_t{32} << 20);
+  if (!kSanitized) {
+    EXPECT_LT(rss_peak - rss_before, uint64_t{32} << 20);
+  }
   std::printf("[ store flood ] 1000 silent connections: rank 1 joined in %.3f s; job requests: "
               "%lld, worst %.3f s; RSS +%.1f MiB\n",
               join_seconds, static_cast<long long>(r0.requests()), r0.worstSeconds(),

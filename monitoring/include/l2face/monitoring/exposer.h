@@ -21,6 +21,9 @@ struct ExposerOptions {
   int max_connections = 64;
   int read_timeout_ms = 5000;       // a client that sends no complete request in time is dropped
   uint32_t max_header_bytes = 8192;  // request line + headers; larger: 400. Bodies: 4 KiB.
+  // Serve from a thread at the lowest CPU priority (nice 19): where training keeps the cores
+  // busy, a flood of requests gets a small share of one, so it cannot slow the step down.
+  bool background_priority = true;
 };
 
 struct ExposerStats {
