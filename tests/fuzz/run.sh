@@ -76,9 +76,9 @@ for t in "${targets[@]}"; do
     status=1
     echo "== fuzz_$t FAILED (exit $rc); log $log; crashing inputs in $artifacts:" >&2
     ls -l "$artifacts" >&2 || true
-    grep -E "ERROR|runtime error|SUMMARY|==[0-9]+==|#[0-9]+ 0x" "$log" | head -40 >&2 || tail -40 "$log" >&2
+    grep -aE "ERROR|runtime error|SUMMARY|==[0-9]+==|#[0-9]+ 0x" "$log" | head -40 >&2 || tail -40 "$log" >&2
   else
-    grep -E "^stat::number_of_executed_units|^stat::new_units_added" "$log" | tr '\n' ' '
+    grep -aE "^stat::number_of_executed_units|^stat::new_units_added" "$log" | tr '\n' ' '
     echo
   fi
 done
