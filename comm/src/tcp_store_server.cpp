@@ -382,7 +382,8 @@ void ServerCore::log(const std::string& line) {
 
 void ServerCore::reportSuppressed() {
   if (log_suppressed_ == 0) return;
-  std::cerr << "[l2face] store: " << log_suppressed_ << " more rejected connections were not logged\n";
+  std::cerr << "[l2face] store: " << log_suppressed_
+            << " more rejected connections were not logged\n";
   log_suppressed_ = 0;
 }
 

@@ -28,7 +28,8 @@ using namespace l2face::monitoring;
 // end of stream; writes are counted.
 class InputStream {
  public:
-  InputStream(const uint8_t* data, size_t size, size_t chunk) : p_(data), end_(data + size), chunk_(chunk) {}
+  InputStream(const uint8_t* data, size_t size, size_t chunk)
+      : p_(data), end_(data + size), chunk_(chunk) {}
   template <class Buffers>
   size_t read_some(const Buffers& buffers, beast::error_code& ec) {
     ec = {};
@@ -71,10 +72,24 @@ class InputStream {
 const Registry& registry() {
   static const std::shared_ptr<Registry> r = [] {
     auto reg = std::make_shared<Registry>();
-    BuildCounter().Name("l2face_steps_total").Help("steps").Register(*reg).Add({{"rank", "0"}}).Increment(3);
-    BuildGauge().Name("l2face_loss").Help("loss \\ \"quoted\"\nnext").Register(*reg).Add({{"set", "a\"b"}}).Set(1.5);
-    BuildHistogram().Name("l2face_step_seconds").Help("step").Register(*reg)
-        .Add({}, Histogram::BucketBoundaries{0.1, 1.0}).Observe(0.5);
+    BuildCounter()
+        .Name("l2face_steps_total")
+        .Help("steps")
+        .Register(*reg)
+        .Add({{"rank", "0"}})
+        .Increment(3);
+    BuildGauge()
+        .Name("l2face_loss")
+        .Help("loss \\ \"quoted\"\nnext")
+        .Register(*reg)
+        .Add({{"set", "a\"b"}})
+        .Set(1.5);
+    BuildHistogram()
+        .Name("l2face_step_seconds")
+        .Help("step")
+        .Register(*reg)
+        .Add({}, Histogram::BucketBoundaries{0.1, 1.0})
+        .Observe(0.5);
     return reg;
   }();
   return *r;
@@ -103,8 +118,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         defaults.max_header_bytes + l2face::monitoring::detail::kMaxBodyBytes) {
       std::abort();  // the limits did not hold
     }
-    const auto answer = l2face::monitoring::detail::answerRequest(
-        parser.get(), registry(), [&] { return request % 2 == 0; });
+    const auto answer = l2face::monitoring::detail::answerRequest(parser.get(), registry(),
+                                                                  [&] { return request % 2 == 0; });
     auto res = l2face::monitoring::detail::makeResponse(answer);
     http::write(stream, res, ec);
     if (ec || !answer.keep_alive) break;

@@ -28,7 +28,8 @@ void writeBytes(const std::string& path, const uint8_t* data, size_t size) {
 
 const std::string& workDir() {
   static const std::string dir = [] {
-    std::string pattern = (std::filesystem::temp_directory_path() / "l2face_fuzz_rec_XXXXXX").string();
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "l2face_fuzz_rec_XXXXXX").string();
     if (!mkdtemp(pattern.data())) std::abort();
     return pattern;
   }();

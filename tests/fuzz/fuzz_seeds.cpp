@@ -78,7 +78,8 @@ void jpegAndRecordio(const fs::path& out, bool want_jpeg, bool want_recordio) {
       if (e.path().extension() == ".jpg") images.push_back(e.path());
     }
     std::sort(images.begin(), images.end());
-    for (const auto& p : images) writeSeed(out / "jpeg", "synth" + std::to_string(k++) + ".jpg", readAll(p));
+    for (const auto& p : images)
+      writeSeed(out / "jpeg", "synth" + std::to_string(k++) + ".jpg", readAll(p));
     // Sizes whose DCT scaling and resizing take other paths: tiny, odd, wide.
     for (auto [w, h] : {std::pair{1, 1}, {17, 9}, {250, 40}}) {
       std::vector<uint8_t> rgb(static_cast<size_t>(w) * h * 3);
@@ -104,9 +105,9 @@ void jpegAndRecordio(const fs::path& out, bool want_jpeg, bool want_recordio) {
         for (int k = 0; k < 4; ++k) data[4 + k] = static_cast<uint8_t>(magic >> (8 * k));
         l2face::data::IRHeader h;
         h.label = static_cast<float>(i);
-        const auto payload = l2face::data::packPayload(h, i == 2 ? std::vector<float>{2.0f, 7.0f}
-                                                                  : std::vector<float>{},
-                                                       data.data(), data.size());
+        const auto payload = l2face::data::packPayload(
+            h, i == 2 ? std::vector<float>{2.0f, 7.0f} : std::vector<float>{}, data.data(),
+            data.size());
         w.write(static_cast<uint64_t>(i + 1), payload.data(), payload.size());
       }
       w.close();
@@ -140,7 +141,9 @@ class Pickle {
   Pickle& shortBytes(uint8_t opcode, const std::string& t) {
     return op(opcode).op(static_cast<uint8_t>(t.size())).raw(t);
   }
-  Pickle& unicode(const std::string& t) { return op('X').u32(static_cast<uint32_t>(t.size())).raw(t); }
+  Pickle& unicode(const std::string& t) {
+    return op('X').u32(static_cast<uint32_t>(t.size())).raw(t);
+  }
   const std::string& str() const { return s_; }
 
  private:
@@ -167,7 +170,18 @@ void binSeeds(const fs::path& dir) {
     Pickle body;
     body.op(']').op(0x94).op('(').shortBytes('C', img1).op(0x94);
     body.op(0x8e).u64(img2.size()).raw(img2).op(0x94).op(0x96).u64(3).raw("abc").op(0x94);
-    body.op('h').op(1).op('e').op(']').op(0x94).op('(').op(0x88).op(0x89).op('e').op(0x86).op(0x94).op('.');
+    body.op('h')
+        .op(1)
+        .op('e')
+        .op(']')
+        .op(0x94)
+        .op('(')
+        .op(0x88)
+        .op(0x89)
+        .op('e')
+        .op(0x86)
+        .op(0x94)
+        .op('.');
     Pickle p;
     p.op(0x80).op(4).op(0x95).u64(body.str().size()).raw(body.str());
     writeSeed(dir, "python3_protocol4.bin", p.str());
@@ -197,7 +211,15 @@ void binSeeds(const fs::path& dir) {
     p.op(']').op('(');
     for (char b : {'\x01', '\x00'}) {
       p.raw("cnumpy.core.multiarray\nscalar\n").raw("cnumpy\ndtype\n").unicode("b1");
-      p.op('K').op(0).op('K').op(1).op(0x87).op('R').shortBytes('C', std::string(1, b)).op(0x86).op('R');
+      p.op('K')
+          .op(0)
+          .op('K')
+          .op(1)
+          .op(0x87)
+          .op('R')
+          .shortBytes('C', std::string(1, b))
+          .op(0x86)
+          .op('R');
     }
     p.op('e').op(0x86).op('.');
     writeSeed(dir, "numpy_scalars.bin", p.str());
@@ -272,8 +294,9 @@ void storeSeeds(const fs::path& dir) {
   writeSeed(dir, "conversation.bin", talk);
   writeSeed(dir, "wrong_token.bin", Writer(Command::kHello).str("other").i32(3).frame());
   writeSeed(dir, "no_hello.bin", Writer(Command::kSet).str("k").str("v").frame());
-  writeSeed(dir, "add_text.bin", hello + Writer(Command::kSet).str("n").str("12").frame() +
-                                     Writer(Command::kAdd).str("n").i64(5).frame());
+  writeSeed(dir, "add_text.bin",
+            hello + Writer(Command::kSet).str("n").str("12").frame() +
+                Writer(Command::kAdd).str("n").i64(5).frame());
 }
 
 }  // namespace
@@ -287,7 +310,8 @@ int main(int argc, char** argv) {
   std::set<std::string> want(argv + 3, argv + argc);
   auto wanted = [&](const std::string& t) { return want.empty() || want.count(t) > 0; };
   try {
-    if (wanted("jpeg") || wanted("recordio")) jpegAndRecordio(out, wanted("jpeg"), wanted("recordio"));
+    if (wanted("jpeg") || wanted("recordio"))
+      jpegAndRecordio(out, wanted("jpeg"), wanted("recordio"));
     if (wanted("bin")) binSeeds(out / "bin");
     if (wanted("config")) configSeeds(out / "config", source);
     if (wanted("http")) httpSeeds(out / "http");

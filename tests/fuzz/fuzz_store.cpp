@@ -51,7 +51,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       const uint32_t n = decodeLength(reinterpret_cast<const unsigned char*>(p));
       p += 4;
       if (n == 0 || n > frameLimit(hello_done, kMaxMessage)) return 0;  // the server closes
-      if (static_cast<size_t>(end - p) < n) return 0;                 // waits for more bytes
+      if (static_cast<size_t>(end - p) < n) return 0;                   // waits for more bytes
       const Request q = parseRequest(p, n);
       p += n;
       if (!hello_done) {
@@ -66,7 +66,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       switch (q.command) {
         case Command::kWait: {
           const auto d = waitDuration(q.timeout_ms);
-          if (d.count() < 0 || static_cast<uint64_t>(d.count()) > kMaxWaitMilliseconds) std::abort();
+          if (d.count() < 0 || static_cast<uint64_t>(d.count()) > kMaxWaitMilliseconds)
+            std::abort();
           Writer w(Command::kTimeout);
           w.u32(static_cast<uint32_t>(q.keys.size()));
           for (const auto& k : q.keys) w.str(k);

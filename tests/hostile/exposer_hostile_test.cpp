@@ -23,7 +23,8 @@ std::shared_ptr<Registry> trainingLikeRegistry() {
   auto& hist = BuildHistogram().Name("l2face_step_seconds").Help("step time").Register(*r);
   for (int rank = 0; rank < 8; ++rank) {
     steps.Add({{"rank", std::to_string(rank)}}).Increment(rank);
-    hist.Add({{"rank", std::to_string(rank)}}, Histogram::ExponentialBuckets(0.001, 2, 20)).Observe(0.1);
+    hist.Add({{"rank", std::to_string(rank)}}, Histogram::ExponentialBuckets(0.001, 2, 20))
+        .Observe(0.1);
   }
   return r;
 }
@@ -136,7 +137,8 @@ TEST(ExposerHostile, SlowlorisIsDroppedAtTheDeadlineAndScrapesStillAnswer) {
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }
   for (size_t i = 0; i < slow.size(); ++i) {
-    if (dropped_after[i] < 0 && slow[i].closedByPeer()) dropped_after[i] = secondsSince(t0) - opened[i];
+    if (dropped_after[i] < 0 && slow[i].closedByPeer())
+      dropped_after[i] = secondsSince(t0) - opened[i];
   }
   scraper.stop();
   // Every slow connection was dropped: evicted for a newer one, or at the 5 s deadline; none got
@@ -149,10 +151,10 @@ TEST(ExposerHostile, SlowlorisIsDroppedAtTheDeadlineAndScrapesStillAnswer) {
   EXPECT_GT(scraper.ok(), 20 / kSlowdown);
   EXPECT_EQ(scraper.failed(), 0);
   EXPECT_LT(scraper.worstSeconds(), 1.0 * kSlowdown);
-  std::printf("[ slowloris ] 200 connections, 1 byte/s: %d scrapes answered, 0 failed, worst %.3f s; "
-              "%llu evicted\n",
-              scraper.ok(), scraper.worstSeconds(),
-              static_cast<unsigned long long>(e.stats().evicted));
+  std::printf(
+      "[ slowloris ] 200 connections, 1 byte/s: %d scrapes answered, 0 failed, worst %.3f s; "
+      "%llu evicted\n",
+      scraper.ok(), scraper.worstSeconds(), static_cast<unsigned long long>(e.stats().evicted));
 }
 
 TEST(ExposerHostile, ThousandConcurrentConnectionsKeepMemoryBounded) {
@@ -188,10 +190,12 @@ TEST(ExposerHostile, ThousandConcurrentConnectionsKeepMemoryBounded) {
   // Bounded: 64 connections' buffers and answers, whatever 3000 clients do.
   if (!kSanitized) {
     EXPECT_LT(rss_peak - rss_before, uint64_t{24} << 20);
-    EXPECT_LT(static_cast<int64_t>(rss_after) - static_cast<int64_t>(rss_before), int64_t{16} << 20);
+    EXPECT_LT(static_cast<int64_t>(rss_after) - static_cast<int64_t>(rss_before),
+              int64_t{16} << 20);
   }
-  std::printf("[ flood ] 3 x 1000 concurrent connections: RSS %.1f MiB before, %.1f MiB peak, "
-              "%.1f MiB after; %d scrapes answered, 0 failed, worst %.3f s; %llu evicted\n",
-              rss_before / 1048576.0, rss_peak / 1048576.0, rss_after / 1048576.0, scraper.ok(),
-              scraper.worstSeconds(), static_cast<unsigned long long>(e.stats().evicted));
+  std::printf(
+      "[ flood ] 3 x 1000 concurrent connections: RSS %.1f MiB before, %.1f MiB peak, "
+      "%.1f MiB after; %d scrapes answered, 0 failed, worst %.3f s; %llu evicted\n",
+      rss_before / 1048576.0, rss_peak / 1048576.0, rss_after / 1048576.0, scraper.ok(),
+      scraper.worstSeconds(), static_cast<unsigned long long>(e.stats().evicted));
 }

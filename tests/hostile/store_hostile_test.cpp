@@ -191,10 +191,11 @@ TEST(StoreHostile, SilentFloodDoesNotLockARankOutOrBlockTheJob) {
   if (!kSanitized) {
     EXPECT_LT(rss_peak - rss_before, uint64_t{32} << 20);
   }
-  std::printf("[ store flood ] 1000 silent connections: rank 1 joined in %.3f s; job requests: "
-              "%lld, worst %.3f s; RSS +%.1f MiB\n",
-              join_seconds, static_cast<long long>(r0.requests()), r0.worstSeconds(),
-              (rss_peak - rss_before) / 1048576.0);
+  std::printf(
+      "[ store flood ] 1000 silent connections: rank 1 joined in %.3f s; job requests: "
+      "%lld, worst %.3f s; RSS +%.1f MiB\n",
+      join_seconds, static_cast<long long>(r0.requests()), r0.worstSeconds(),
+      (rss_peak - rss_before) / 1048576.0);
 }
 
 TEST(StoreHostile, DuplicateRanksAndLateConnectionsAreRefused) {
