@@ -158,7 +158,7 @@ int runDoctor(const DoctorArgs& args) {
     opt.run_dir = cfg.run.dir;
     opt.port = cfg.monitoring.serve ? cfg.monitoring.port : 0;
     opt.bind = cfg.monitoring.bind;
-    opt.backend = cfg.comm.backend;
+    opt.backend = comm::backendName(cfg.comm.backend);
     opt.threads = cfg.run.threads;
   }
   if (!args.run_dir.empty()) opt.run_dir = args.run_dir;

@@ -51,17 +51,12 @@ int runTrain(const TrainArgs& args) {
   Config cfg = loadConfig(args.config, args.overrides);
   comm::RunContext ctx = comm::runContextFromEnvironment();
   ctx.run_dir = cfg.run.dir;
-  comm::CommOptions copt;
-  copt.backend = comm::backendFromName(cfg.comm.backend);
-  copt.timeout_seconds = cfg.comm.timeout_seconds;
-  copt.bucket_cap_mb = cfg.comm.bucket_cap_mb;
-  copt.first_bucket_mb = cfg.comm.first_bucket_mb;
-  std::unique_ptr<comm::Communicator> comm = comm::makeCommunicator(copt, ctx);
+  std::unique_ptr<comm::Communicator> comm = comm::makeCommunicator(cfg.comm, ctx);
   if (comm->size() != ctx.world_size || comm->rank() != ctx.rank) {
-    throw std::runtime_error("the communicator (" + comm->backend() + ", rank " +
-                             std::to_string(comm->rank()) + " of " + std::to_string(comm->size()) +
-                             ") disagrees with the launcher's variables (rank " +
-                             std::to_string(ctx.rank) + " of " + std::to_string(ctx.world_size) + ")");
+    throw std::runtime_error(
+        "the communicator (" + comm->backend() + ", rank " + std::to_string(comm->rank()) + " of " +
+        std::to_string(comm->size()) + ") disagrees with the launcher's variables (rank " +
+        std::to_string(ctx.rank) + " of " + std::to_string(ctx.world_size) + ")");
   }
   if (ctx.isLeader()) {
     fs::create_directories(cfg.run.dir);
@@ -69,16 +64,8 @@ int runTrain(const TrainArgs& args) {
   }
 
   trainer::TrainerOptions topt;
-  topt.run = cfg.run;
-  topt.data = cfg.data;
-  topt.model = cfg.model;
-  topt.head = cfg.head;
-  topt.classifier = cfg.classifier;
-  topt.optim = cfg.optim;
-  topt.checkpoint = cfg.checkpoint;
-  topt.monitoring = cfg.monitoring;
-  topt.eval = cfg.eval;
-  topt.comm = copt;
+  static_cast<trainer::TrainConfig&>(topt) = cfg;
+  topt.faults = checkpoint::FaultPlan::fromEnvironment();
   topt.config_digest = configDigest(cfg, {"model", "head"});
   topt.resume = args.resume;
   installStopHandlers();

@@ -11,31 +11,14 @@
 #include "l2face/eval/options.h"
 #include "l2face/monitoring/options.h"
 #include "l2face/trainer/options.h"
+#include "l2face/trainer/trainer.h"
 
 namespace l2face::launch {
 
-// The `comm` section as configured (names, not enums; launch maps it to comm::CommOptions).
-struct CommConfig {
-  std::string backend = "auto";  // auto | local | mpi | nccl
-  double timeout_seconds = 600;
-  double bucket_cap_mb = 25;
-  double first_bucket_mb = 1;
-};
-
-// Everything a run is configured with. Modules receive only their own struct (they never see
-// YAML); the mapping from YAML keys to these fields lives in one key table (config_keys.cpp).
-struct Config {
-  trainer::RunOptions run;
-  data::DataOptions data;
-  trainer::ModelOptions model;
-  trainer::HeadOptions head;
-  trainer::ClassifierOptions classifier;
-  trainer::OptimOptions optim;
-  checkpoint::CheckpointOptions checkpoint;
-  monitoring::MonitoringOptions monitoring;
-  eval::EvalOptions eval;
-  CommConfig comm;
-};
+// Everything a run is configured with: the per-module option structs themselves (modules receive
+// only their own struct and never see YAML). The mapping from YAML keys to their fields lives in
+// one key table (config_keys.cpp); the structs' initialisers are the defaults.
+struct Config : trainer::TrainConfig {};
 
 // A configuration the user must fix (exit code 2). The message names the place ("FILE:LINE" or
 // "--set ARG"), the key, what was wrong and, where possible, a hint.

@@ -10,8 +10,8 @@ namespace {
 // One entry bound to Config::*section .*member; the type comes from the member, the default
 // from a default-constructed Config (so the option structs stay the one source of defaults).
 template <class S, class T>
-KeySpec field(const char* section, const char* key, S Config::*sec, T S::*member, Constraint c,
-              const char* doc) {
+KeySpec field(const char* section, const char* key, S trainer::TrainConfig::*sec, T S::*member,
+              Constraint c, const char* doc) {
   KeySpec k;
   k.section = section;
   k.key = key;
@@ -58,6 +58,28 @@ KeySpec alphaKey() {
   };
   k.get = [](const Config& cfg) {
     return cfg.head.alpha_auto ? std::string("auto") : formatValue(cfg.head.alpha);
+  };
+  return k;
+}
+
+// comm.backend: a name in YAML, comm::Backend in comm::CommOptions.
+KeySpec backendKey() {
+  const Constraint names = oneOf({"auto", "local", "mpi", "nccl"});
+  KeySpec k;
+  k.section = "comm";
+  k.key = "backend";
+  k.type = typeName<std::string>();
+  k.allowed = describe(names);
+  k.doc = "auto: local for one rank, nccl with GPUs, else mpi (under mpirun)";
+  k.set = [names](Config& cfg, const YAML::Node& node) -> Problem {
+    std::string value;
+    if (auto p = parseValue(node, value)) return p;
+    if (auto p = checkValue(names, value)) return p;
+    cfg.comm.backend = comm::backendFromName(value);
+    return std::nullopt;
+  };
+  k.get = [](const Config& cfg) {
+    return formatValue(std::string(comm::backendName(cfg.comm.backend)));
   };
   return k;
 }
@@ -144,8 +166,9 @@ std::vector<KeySpec> buildTable() {
             "Backbone network; tiny = a small CNN for tests and demos (docs/losses.md lists all)"),
       field("model", "embedding_dim", M, &ModelOptions::embedding_dim, atLeast(1),
             "Embedding (feature) dimension d"),
-      field("model", "norm", M, &ModelOptions::norm, oneOf({"batch", "none"}),
-            "Normalisation layers; none = no BatchNorm (tiny, face_resnet; exact distributed tests)"),
+      field(
+          "model", "norm", M, &ModelOptions::norm, oneOf({"batch", "none"}),
+          "Normalisation layers; none = no BatchNorm (tiny, face_resnet; exact distributed tests)"),
       field("model", "width", M, &ModelOptions::width, atLeast(1),
             "Channels of the first stage of the tiny backbone"),
       field("model", "dropout", M, &ModelOptions::dropout, halfOpen(0, 1, false),
@@ -216,8 +239,9 @@ std::vector<KeySpec> buildTable() {
 
       field("checkpoint", "every_steps", K, &CheckpointOptions::every_steps, atLeast(0),
             "Steps between checkpoints; 0 = only the final save (and on preemption)"),
-      field("checkpoint", "every_seconds", K, &CheckpointOptions::every_seconds, atLeast(0),
-            "Also save when this many seconds passed since the last save (rank 0's clock); 0 = off"),
+      field(
+          "checkpoint", "every_seconds", K, &CheckpointOptions::every_seconds, atLeast(0),
+          "Also save when this many seconds passed since the last save (rank 0's clock); 0 = off"),
       field("checkpoint", "keep_last", K, &CheckpointOptions::keep_last, atLeast(0),
             "Committed checkpoints kept, older ones deleted; 0 = keep all"),
       field("checkpoint", "keep_every", K, &CheckpointOptions::keep_every, atLeast(0),
@@ -229,13 +253,12 @@ std::vector<KeySpec> buildTable() {
             "A failed save ends the run; false = the failure is logged and counted "
             "(l2face_checkpoint_failures_total), training goes on, the previous checkpoint stays"),
 
-      field("comm", "backend", C, &CommConfig::backend, oneOf({"auto", "local", "mpi", "nccl"}),
-            "auto: local for one rank, nccl with GPUs, else mpi (under mpirun)"),
-      field("comm", "timeout_seconds", C, &CommConfig::timeout_seconds, greaterThan(0),
+      backendKey(),
+      field("comm", "timeout_seconds", C, &comm::CommOptions::timeout_seconds, greaterThan(0),
             "A collective not complete after this long ends the job (exit 3)"),
-      field("comm", "bucket_cap_mb", C, &CommConfig::bucket_cap_mb, greaterThan(0),
+      field("comm", "bucket_cap_mb", C, &comm::CommOptions::bucket_cap_mb, greaterThan(0),
             "Gradient bucket size cap, MiB"),
-      field("comm", "first_bucket_mb", C, &CommConfig::first_bucket_mb, greaterThan(0),
+      field("comm", "first_bucket_mb", C, &comm::CommOptions::first_bucket_mb, greaterThan(0),
             "Cap of the first bucket (the last layers), so communication starts early"),
 
       field("monitoring", "serve", N, &MonitoringOptions::serve, any,

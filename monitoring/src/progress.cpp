@@ -9,7 +9,8 @@ namespace l2face::monitoring {
 
 ProgressLine::ProgressLine(std::FILE* out) : ProgressLine(out, ::isatty(::fileno(out)) == 1) {}
 
-ProgressLine::ProgressLine(std::FILE* out, bool interactive) : out_(out), interactive_(interactive) {}
+ProgressLine::ProgressLine(std::FILE* out, bool interactive)
+    : out_(out), interactive_(interactive) {}
 
 ProgressLine::~ProgressLine() {
   if (open_line_) std::fputc('\n', out_);
@@ -40,7 +41,33 @@ std::string ProgressLine::format(const ProgressSnapshot& s) {
   return buf;
 }
 
+ProgressLine::Pause::Pause(ProgressLine* line) : line_(line) {
+  if (!line_) return;
+  if (line_->paused_++ == 0 && line_->open_line_) {
+    std::fputc('\n', line_->out_);
+    std::fflush(line_->out_);
+    line_->open_line_ = false;
+  }
+}
+
+ProgressLine::Pause::~Pause() {
+  if (!line_ || --line_->paused_ > 0) return;
+  if (line_->held_) {
+    line_->held_ = false;
+    line_->draw(line_->last_);
+  }
+}
+
 void ProgressLine::update(const ProgressSnapshot& s) {
+  if (paused_ > 0) {
+    last_ = s;
+    held_ = true;
+    return;
+  }
+  draw(s);
+}
+
+void ProgressLine::draw(const ProgressSnapshot& s) {
   std::string line = format(s);
   if (interactive_) {
     std::fprintf(out_, "\r\033[K%s", line.c_str());

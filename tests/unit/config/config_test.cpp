@@ -185,7 +185,7 @@ TEST(Config, EveryKeyParsesFromYaml) {
   EXPECT_EQ(c.checkpoint.keep_every, 5000);
   EXPECT_FALSE(c.checkpoint.async);
   EXPECT_TRUE(c.checkpoint.fail_on_error);
-  EXPECT_EQ(c.comm.backend, "mpi");
+  EXPECT_EQ(c.comm.backend, l2face::comm::Backend::kMpi);
   EXPECT_EQ(c.comm.timeout_seconds, 30);
   EXPECT_EQ(c.comm.bucket_cap_mb, 4);
   EXPECT_EQ(c.comm.first_bucket_mb, 0.5);
@@ -278,7 +278,7 @@ TEST(Config, KeyTableMapsEveryOptionsField) {
   EXPECT_EQ(keys["checkpoint"], fieldCount<checkpoint::CheckpointOptions>());
   EXPECT_EQ(keys["monitoring"], fieldCount<monitoring::MonitoringOptions>());
   EXPECT_EQ(keys["eval"], fieldCount<eval::EvalOptions>());
-  EXPECT_EQ(keys["comm"], fieldCount<CommConfig>());
+  EXPECT_EQ(keys["comm"], fieldCount<l2face::comm::CommOptions>());
   EXPECT_EQ(keys.size(), detail::sectionTable().size());
 }
 

@@ -59,3 +59,39 @@ TEST(Progress, InPlaceOnATerminal) {
   EXPECT_EQ(std::count(out.begin(), out.end(), '\r'), 3);
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1);  // closed once at the end
 }
+
+TEST(Progress, PauseEndsTheLineHoldsUpdatesAndRedrawsTheNewest) {
+  std::FILE* f = std::tmpfile();
+  {
+    ProgressLine p(f, /*interactive=*/true);
+    ProgressSnapshot s;
+    s.total_steps = 100;
+    s.step = 10;
+    p.update(s);
+    {
+      auto outer = p.pause();
+      std::fputs("table\n", f);
+      {
+        auto inner = p.pause();  // nested: still one line break, still held
+        s.step = 20;
+        p.update(s);
+      }
+      s.step = 30;
+      p.update(s);
+      std::fputs("more\n", f);
+    }
+    ProgressLine::Pause none(nullptr);  // ranks without a progress line
+  }
+  std::rewind(f);
+  std::string out;
+  for (int c; (c = std::fgetc(f)) != EOF;) out.push_back(static_cast<char>(c));
+  std::fclose(f);
+  // The step-10 line is closed before "table"; step 20 is never drawn; step 30 after "more".
+  const size_t ten = out.find("step 10/100"), table = out.find("\ntable\nmore\n");
+  ASSERT_NE(ten, std::string::npos) << out;
+  ASSERT_NE(table, std::string::npos) << out;
+  EXPECT_LT(ten, table);
+  EXPECT_EQ(out.find("step 20/100"), std::string::npos) << out;
+  EXPECT_GT(out.find("step 30/100"), table) << out;
+  EXPECT_EQ(out.back(), '\n');
+}

@@ -145,7 +145,7 @@ TEST_F(Training, NonFiniteStepsAreSkippedAndLeaveTheWeightsUnchanged) {
   TrainerOptions poisoned = options("poisoned");
   poisoned.optim.max_steps = 4;
   poisoned.optim.max_nan_steps = 3;
-  poisoned.inject_nan_loss_steps = {2, 3};
+  poisoned.faults = checkpoint::FaultPlan::parse("train.nan_loss@step2,train.nan_loss@step3");
   const TrainSummary b = run(poisoned);
   EXPECT_EQ(a.skipped_steps, 0);
   EXPECT_EQ(b.skipped_steps, 2);
@@ -170,7 +170,7 @@ TEST_F(Training, ConsecutiveNonFiniteStepsAbortAtTheNextLogBoundary) {
   t.optim.max_nan_steps = 2;
   t.monitoring.log_every = 4;
   t.checkpoint.every_steps = 2;
-  t.inject_nan_loss_steps = {1, 2};
+  t.faults = checkpoint::FaultPlan::parse("train.nan_loss@step1,train.nan_loss@step2");
   try {
     run(t);
     FAIL() << "no abort";
@@ -188,7 +188,8 @@ TEST_F(Training, ConsecutiveNonFiniteStepsAbortAtTheNextLogBoundary) {
   TrainerOptions ok = options("sparse");
   ok.optim.max_steps = 6;
   ok.optim.max_nan_steps = 2;
-  ok.inject_nan_loss_steps = {1, 3, 5};
+  ok.faults = checkpoint::FaultPlan::parse(
+      "train.nan_loss@step1,train.nan_loss@step3,train.nan_loss@step5");
   EXPECT_EQ(run(ok).skipped_steps, 3);
 }
 

@@ -28,6 +28,23 @@ class ProgressLine {
   ~ProgressLine();  // ends an in-place line with a newline
 
   void update(const ProgressSnapshot& s);
+
+  // While a Pause lives, other text may be written to the same stream: the in-place line is ended
+  // first, updates are held, and the newest held one is drawn when the last Pause ends. Pauses
+  // nest; a Pause must not outlive its ProgressLine.
+  class Pause {
+   public:
+    explicit Pause(ProgressLine* line);  // null: pauses nothing (ranks without a progress line)
+    Pause(Pause&& other) noexcept : line_(other.line_) { other.line_ = nullptr; }
+    Pause(const Pause&) = delete;
+    Pause& operator=(const Pause&) = delete;
+    Pause& operator=(Pause&&) = delete;
+    ~Pause();
+
+   private:
+    ProgressLine* line_;
+  };
+  [[nodiscard]] Pause pause() { return Pause(this); }
   static std::string format(const ProgressSnapshot& s);
   static std::string formatDuration(double seconds);
 
@@ -35,6 +52,10 @@ class ProgressLine {
   std::FILE* out_;
   bool interactive_;
   bool open_line_ = false;
+  int paused_ = 0;
+  bool held_ = false;
+  ProgressSnapshot last_;
+  void draw(const ProgressSnapshot& s);
 };
 
 }  // namespace l2face::monitoring

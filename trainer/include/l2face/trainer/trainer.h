@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "l2face/checkpoint/faults.h"
 #include "l2face/checkpoint/options.h"
 #include "l2face/comm/communicator.h"
 #include "l2face/comm/options.h"
@@ -30,7 +31,9 @@ class IncompatibleCheckpoint : public std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
-struct TrainerOptions {
+// The configured sections of a run: exactly what the YAML key table reads and writes (the option
+// structs hold the defaults; nothing mirrors them).
+struct TrainConfig {
   RunOptions run;
   data::DataOptions data;
   ModelOptions model;
@@ -39,22 +42,28 @@ struct TrainerOptions {
   OptimOptions optim;
   checkpoint::CheckpointOptions checkpoint;
   monitoring::MonitoringOptions monitoring;
-  eval::EvalOptions eval;  // eval.every_steps > 0: rank 0 evaluates eval.pairs during training
+  eval::EvalOptions eval;  // eval.every_steps > 0: rank 0 evaluates the sets during training
   comm::CommOptions comm;  // backend, timeouts and gradient buckets of data-parallel training
+};
+
+// A run: its configuration plus what the command line and the process add.
+struct TrainerOptions : TrainConfig {
   std::string config_digest;  // recorded in checkpoints for compatibility checks
-  // Fault injection for tests: the loss of these 0-based optimizer steps is made NaN.
-  std::vector<int64_t> inject_nan_loss_steps;
   // none | auto (the run directory's newest valid checkpoint, if any) | a checkpoint or run dir.
   std::string resume = "none";
   // Set (non-zero) by a signal handler to stop at the next step boundary with a checkpoint: the
   // ranks agree, save, and train() returns with TrainSummary::preempted.
   const std::atomic<int>* stop_requested = nullptr;
+  // Fault injection for tests (docs/reliability.md), the one route for every injected fault:
+  // train.nan_loss@stepN (the loss of 0-based optimizer step N is made NaN), train.hang,
+  // train.kill_after_save and the checkpoint.* faults. The CLI reads it from L2FACE_FAULT.
+  checkpoint::FaultPlan faults;
 };
 
 struct TrainSummary {
   int64_t steps = 0;
-  double final_loss = 0;         // mean over the last logging window
-  double train_accuracy = 0;     // mean over the last logging window
+  double final_loss = 0;         // mean over the last logging window and every rank's samples
+  double train_accuracy = 0;     // mean over the last logging window and every rank's samples
   double images_per_second = 0;  // global (all ranks) over the whole loop
   double seconds = 0;
   double data_wait_fraction = 0;
