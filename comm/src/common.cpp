@@ -70,18 +70,4 @@ Backend backendFromName(const std::string& name) {
   throw CommError("unknown comm backend '" + name + "' (choose auto, local, mpi or nccl)");
 }
 
-const char* backendName(Backend backend) {
-  switch (backend) {
-    case Backend::kAuto:
-      return "auto";
-    case Backend::kLocal:
-      return "local";
-    case Backend::kMpi:
-      return "mpi";
-    case Backend::kNccl:
-      return "nccl";
-  }
-  return "?";
-}
-
 }  // namespace l2face::comm

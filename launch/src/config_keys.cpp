@@ -75,7 +75,10 @@ KeySpec backendKey() {
     std::string value;
     if (auto p = parseValue(node, value)) return p;
     if (auto p = checkValue(names, value)) return p;
-    cfg.comm.backend = comm::backendFromName(value);
+    for (comm::Backend b : {comm::Backend::kAuto, comm::Backend::kLocal, comm::Backend::kMpi,
+                            comm::Backend::kNccl}) {
+      if (value == comm::backendName(b)) cfg.comm.backend = b;
+    }
     return std::nullopt;
   };
   k.get = [](const Config& cfg) {

@@ -18,8 +18,21 @@ struct CommOptions {
   double first_bucket_mb = 1;  // the first bucket (last parameters) is smaller so it starts early
 };
 
-// "auto", "local", "mpi", "nccl"; anything else throws CommError listing the choices.
+// "auto", "local", "mpi", "nccl"; anything else throws CommError listing the choices. Inline, so
+// that code which only configures (launch's configuration library) links nothing of comm.
 Backend backendFromName(const std::string& name);
-const char* backendName(Backend backend);
+inline const char* backendName(Backend backend) {
+  switch (backend) {
+    case Backend::kAuto:
+      return "auto";
+    case Backend::kLocal:
+      return "local";
+    case Backend::kMpi:
+      return "mpi";
+    case Backend::kNccl:
+      return "nccl";
+  }
+  return "?";
+}
 
 }  // namespace l2face::comm
