@@ -15,9 +15,9 @@ L2FACE="$1"; WORK="$2"; SRC="$3"; TRIALS="${4:-3}"; RANDOM="${5:-1}"
 MPI=(mpirun --allow-run-as-root --oversubscribe --mca mpi_yield_when_idle 1)
 EVAL_EVERY=3
 rm -rf "$WORK"; mkdir -p "$WORK"
-# 180 evaluation images (x2 with flips) keep rank 0 evaluating for a good part of a second.
-"$L2FACE" synth --out "$WORK/corpus" --identities 20 --images-per-identity 6 --eval-identities 36 \
-  --eval-images-per-identity 5 --folds 2 --pairs-per-fold 40 --size 32 --seed 4 --threads 2 >/dev/null
+# 600 evaluation images (x2 with flips) keep rank 0 evaluating long enough to observe.
+"$L2FACE" synth --out "$WORK/corpus" --identities 20 --images-per-identity 6 --eval-identities 60 \
+  --eval-images-per-identity 10 --folds 2 --pairs-per-fold 100 --size 32 --seed 4 --threads 2 >/dev/null
 common=(--set data.train="$WORK/corpus/train" --set data.image_size=32 --set data.workers=1
         --set data.batch_size=8 --set model.width=8 --set model.embedding_dim=16
         --set optim.max_steps=100000 --set optim.lr=0.02 --set run.threads=1
