@@ -90,7 +90,7 @@ def overrides(cfg, work, name):
     if cfg.get("eval.templates"):
         o["eval.templates"] = os.path.join(folder, "eval")
     if cfg.get("eval.every_steps", 0):
-        o["eval.every_steps"] = 1
+        o["eval.every_steps"] = 2  # once, at the last step
     if cfg.get("eval.batch_size"):
         o["eval.batch_size"] = 16
     if cfg.get("eval.folds"):
@@ -112,7 +112,7 @@ def check(cfg, o, run):
     assert latest == "step_2", latest
     evals = []
     if cfg.get("eval.every_steps", 0):
-        r = json.load(open(os.path.join(run, "eval", "step_1.json")))
+        r = json.load(open(os.path.join(run, "eval", "step_2.json")))
         reports = r.get("reports", [r])
         want = [os.path.splitext(os.path.basename(b))[0] for b in o.get("eval.bins", "").split(",")
                 if b]
@@ -121,7 +121,7 @@ def check(cfg, o, run):
         evals = [f"{n}: {x['accuracy_mean']:.3f}" for n, x in zip(got, reports)]
     print(f"{os.path.basename(run)}: {len(cfg)} keys, {len(o)} overridden, "
           f"{len(cfg) - len([k for k in cfg if k in o])} as shipped; loss {s.get('final_loss')}; "
-          f"evaluated at step 1: {evals or 'no sets'}")
+          f"evaluated at step 2: {evals or 'no sets'}")
 
 
 def main():
