@@ -38,7 +38,8 @@ def load(path):
             continue
         item = re.match(r"^\s+-\s+(.*)$", line)
         if item:
-            out[key] = (out[key] if isinstance(out.get(key), list) else []) + [scalar(item.group(1))]
+            previous = out[key] if isinstance(out.get(key), list) else []
+            out[key] = previous + [scalar(item.group(1))]
             continue
         k, _, v = line.strip().partition(":")
         key = f"{section}.{k.strip()}"

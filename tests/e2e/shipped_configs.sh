@@ -22,7 +22,8 @@ for cfg in "$SRC"/configs/*.yaml; do
   # (1) As written: the configuration is valid; what stops the run is the absent data or device.
   rc=0; "$L2FACE" train --config "$cfg" --set run.dir="$WORK/$name.as_written" \
     > "$WORK/$name.as_written.log" 2>&1 || rc=$?
-  if [ "$rc" = 2 ] || grep -q "configuration error\|invalid argument" "$WORK/$name.as_written.log"; then
+  if [ "$rc" = 2 ] ||
+     grep -q "configuration error\|invalid argument" "$WORK/$name.as_written.log"; then
     echo "$name: the shipped file does not validate:"; cat "$WORK/$name.as_written.log"; exit 1
   fi
   # (2) The recipe at a small scale.
