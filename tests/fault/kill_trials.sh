@@ -5,10 +5,10 @@
 # ends non-zero within 60 s, no process is left behind, and `--resume auto` continues from the
 # newest complete checkpoint. The first three trials cover the three moments (in a random order),
 # later ones draw a moment at random. That the kill landed inside its moment is read from the run
-# directory just before and just after the kill (checkpoints/step_N.tmp of a save in flight; the
-# newest logged step being an evaluation step without eval/step_N.json; neither, and LATEST
-# unchanged, for "compute"); a kill that landed elsewhere reruns the trial (at most 4 attempts),
-# then fails. Prints a table of the observed moment, time-to-exit and steps lost per trial.
+# directory just before and just after the kill (the same checkpoints/step_N.tmp of a save in
+# flight; the same evaluation step, logged without eval/step_N.json yet; for "compute" neither
+# before, and no evaluation or commit after); a kill that landed elsewhere reruns the trial (at
+# most 4 attempts), then fails. Prints a table of the observed moment, time-to-exit and steps lost per trial.
 #   kill_trials.sh L2FACE WORK SRC [TRIALS=3] [SEED=1]
 set -euo pipefail
 L2FACE="$1"; WORK="$2"; SRC="$3"; TRIALS="${4:-3}"; RANDOM="${5:-1}"
@@ -24,29 +24,43 @@ common=(--set data.train="$WORK/corpus/train" --set data.image_size=32 --set dat
         --set monitoring.serve=false --set monitoring.log_every=1 --set checkpoint.every_steps=4
         --set comm.timeout_seconds=20)
 
-# The state of a run directory as "ckpt=<step_N.tmp or -> eval=<step or -> latest=<LATEST or ->".
+# The state of a run directory into STATE=(save-in-flight evaluating-step LATEST), "-" for none.
+# No process is started after the save check, the last one: it is taken just before the kill.
 observe() {
-  local dir="$1" tmp step ev=- latest
-  tmp=$(cd "$dir/checkpoints" 2>/dev/null && ls -d step_*.tmp 2>/dev/null | head -1 || true)
+  local dir="$1" step ev=- latest tmp
   step=$(tail -1 "$dir/train_log.jsonl" 2>/dev/null | sed -n 's/.*"step":\([0-9]*\).*/\1/p')
   if [ -f "$dir.eval_on" ] && [ -n "$step" ] && [ $(( step % EVAL_EVERY )) = 0 ] &&
      [ ! -e "$dir/eval/step_$step.json" ]; then
     ev="$step"
   fi
-  latest=$(cat "$dir/checkpoints/LATEST" 2>/dev/null || true)
-  echo "ckpt=${tmp:--} eval=$ev latest=${latest:--}"
+  latest=-; [ -f "$dir/checkpoints/LATEST" ] && read -r latest < "$dir/checkpoints/LATEST"
+  tmp=("$dir"/checkpoints/step_*.tmp)
+  [ -e "${tmp[0]}" ] && tmp="${tmp[0]##*/}" || tmp=-
+  STATE=("$tmp" "$ev" "$latest")
 }
 
-# Whether an observed state lies inside `moment`; prints what identifies that moment.
-inside() {
-  local moment="$1" state="$2" ckpt ev
-  ckpt=$(sed 's/^ckpt=\([^ ]*\).*/\1/' <<< "$state")
-  ev=$(sed 's/.* eval=\([^ ]*\).*/\1/' <<< "$state")
-  case "$moment" in
-    compute) [ "$ckpt" = - ] && [ "$ev" = - ] && echo "$state" ;;
-    checkpoint) [ "$ckpt" != - ] && echo "writing $ckpt" ;;
-    eval) [ "$ev" != - ] && echo "evaluating step $ev" ;;
+# Whether the state before the kill lies inside `moment`.
+ready() {
+  case "$1" in
+    compute) [ "${BEFORE[0]}" = - ] && [ "${BEFORE[1]}" = - ] ;;
+    checkpoint) [ "${BEFORE[0]}" != - ] ;;
+    eval) [ "${BEFORE[1]}" != - ] ;;
   esac
+}
+
+# Whether the kill landed inside `moment`, from the states before and after it; prints what was
+# seen. "compute": no save or evaluation before, no evaluation and no commit after (a save the
+# surviving ranks began after the kill is allowed); "checkpoint": the same save in flight both
+# times; "eval": the same evaluation running both times.
+landed() {
+  case "$1" in
+    compute) ready compute && [ "${AFTER[1]}" = - ] && [ "${AFTER[2]}" = "${BEFORE[2]}" ] &&
+               echo "no save or evaluation in flight (LATEST ${BEFORE[2]})" ;;
+    checkpoint) ready checkpoint && [ "${AFTER[0]}" = "${BEFORE[0]}" ] && echo "writing ${BEFORE[0]}" ;;
+    eval) ready eval && [ "${AFTER[1]}" = "${BEFORE[1]}" ] && echo "evaluating step ${BEFORE[1]}" ;;
+  esac || { echo "before the kill: save ${BEFORE[0]}, evaluation ${BEFORE[1]}, LATEST" \
+                 "${BEFORE[2]}; after it: save ${AFTER[0]}, evaluation ${AFTER[1]}, LATEST" \
+                 "${AFTER[2]}"; return 1; }
 }
 
 # Starts the job of a trial in the background; sets JOB.
@@ -76,14 +90,14 @@ kill_in_moment() {
   pids=($(pgrep -f "run.dir=$dir\$" | xargs -r ps -o pid=,comm= -p | awk '$2 == "l2face" {print $1}' | sort -n))
   [ "${#pids[@]}" = "$np" ] || { echo "expected $np ranks, found ${#pids[@]}"; cat "$dir.log"; return 1; }
   for i in $(seq 1 1500); do
-    BEFORE=$(observe "$dir")
-    inside "$moment" "$BEFORE" > /dev/null && break
-    [ "$i" = 1500 ] && { echo "no '$moment' moment within 30 s (last state: $BEFORE)"; return 1; }
+    observe "$dir"; BEFORE=("${STATE[@]}")
+    ready "$moment" && break
+    [ "$i" = 1500 ] && { echo "no '$moment' moment within 30 s (last: ${BEFORE[*]})"; return 1; }
     sleep 0.02
   done
-  T0=$EPOCHREALTIME  # a bash variable: no process between the observations and the kill
+  T0=$EPOCHREALTIME  # builtins only between the save check and the kill
   kill -9 "${pids[$victim]}"
-  AFTER=$(observe "$dir")
+  observe "$dir"; AFTER=("${STATE[@]}")
 }
 
 # Waits for the job to end; fails unless it ended non-zero within 65 s with no process left.
@@ -128,9 +142,8 @@ attempt() {
   kill_in_moment "$moment" "$np" "$victim" "$dir" || {
     pkill -9 -f "run.dir=$dir\$" || true; return 1; }
   await_exit "$dir" || return 1
-  seen=$(inside "$moment" "$AFTER") && [ "$seen" = "$(inside "$moment" "$BEFORE")" ] || {
-    echo "trial $t: the kill landed outside the '$moment' moment (before it: $BEFORE; after it:" \
-         "$AFTER)"
+  seen=$(landed "$moment") || {
+    echo "trial $t: the kill landed outside the '$moment' moment ($seen)"
     return 2
   }
   resume "$np" "$dir" || return 1
