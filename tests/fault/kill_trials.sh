@@ -8,7 +8,8 @@
 # directory just before and just after the kill (the same checkpoints/step_N.tmp of a save in
 # flight; the same evaluation step, logged without eval/step_N.json yet; for "compute" neither
 # before, and no evaluation or commit after); a kill that landed elsewhere reruns the trial (at
-# most 4 attempts), then fails. Prints a table of the observed moment, time-to-exit and steps lost per trial.
+# most 4 attempts), then fails. Prints a table of the observed moment, time-to-exit and steps lost
+# per trial.
 #   kill_trials.sh L2FACE WORK SRC [TRIALS=3] [SEED=1]
 set -euo pipefail
 L2FACE="$1"; WORK="$2"; SRC="$3"; TRIALS="${4:-3}"; RANDOM="${5:-1}"
@@ -17,7 +18,8 @@ EVAL_EVERY=3
 rm -rf "$WORK"; mkdir -p "$WORK"
 # 1500 evaluation images (x2 with flips) keep rank 0 evaluating long enough to observe.
 "$L2FACE" synth --out "$WORK/corpus" --identities 20 --images-per-identity 6 --eval-identities 100 \
-  --eval-images-per-identity 15 --folds 2 --pairs-per-fold 200 --size 32 --seed 4 --threads 2 >/dev/null
+  --eval-images-per-identity 15 --folds 2 --pairs-per-fold 200 --size 32 --seed 4 --threads 2 \
+  >/dev/null
 common=(--set data.train="$WORK/corpus/train" --set data.image_size=32 --set data.workers=1
         --set data.batch_size=8 --set model.width=8 --set model.embedding_dim=16
         --set optim.max_steps=100000 --set optim.lr=0.02 --set run.threads=1
@@ -56,7 +58,8 @@ landed() {
   case "$1" in
     compute) ready compute && [ "${AFTER[1]}" = - ] && [ "${AFTER[2]}" = "${BEFORE[2]}" ] &&
                echo "no save or evaluation in flight (LATEST ${BEFORE[2]})" ;;
-    checkpoint) ready checkpoint && [ "${AFTER[0]}" = "${BEFORE[0]}" ] && echo "writing ${BEFORE[0]}" ;;
+    checkpoint) ready checkpoint && [ "${AFTER[0]}" = "${BEFORE[0]}" ] &&
+                  echo "writing ${BEFORE[0]}" ;;
     eval) ready eval && [ "${AFTER[1]}" = "${BEFORE[1]}" ] && echo "evaluating step ${BEFORE[1]}" ;;
   esac || { echo "before the kill: save ${BEFORE[0]}, evaluation ${BEFORE[1]}, LATEST" \
                  "${BEFORE[2]}; after it: save ${AFTER[0]}, evaluation ${AFTER[1]}, LATEST" \
@@ -67,8 +70,10 @@ landed() {
 start_job() {
   local moment="$1" np="$2" dir="$3" extra=() env=()
   case "$moment" in
-    checkpoint) extra=(--set checkpoint.every_steps=2); env=(L2FACE_FAULT=checkpoint.slow_write=400) ;;
-    eval) extra=(--set eval.pairs="$WORK/corpus/eval/pairs.txt" --set eval.images="$WORK/corpus/eval"
+    checkpoint) extra=(--set checkpoint.every_steps=2)
+                env=(L2FACE_FAULT=checkpoint.slow_write=400) ;;
+    eval) extra=(--set eval.pairs="$WORK/corpus/eval/pairs.txt"
+                 --set eval.images="$WORK/corpus/eval"
                  --set eval.every_steps=$EVAL_EVERY --set eval.folds=2)
           touch "$dir.eval_on" ;;
   esac
