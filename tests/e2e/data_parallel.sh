@@ -33,7 +33,8 @@ for p in ("p2", "p3", "p4"):
     f = np.load(f"{w}/{p}.npy")
     rel = np.abs(f - ref).max() / np.abs(ref).max()
     print(f"{p}: max relative embedding difference vs 1 rank = {rel:.2e}")
-    assert rel < 1e-4, rel
+    # Reduction order only (fp32 sums over ranks and buckets): a few ulp after 8 steps.
+    assert rel < 1e-6, rel
 # The same computation on different ranks: a different model would differ by O(1).
 assert np.abs(ref).max() > 1e-3
 PY

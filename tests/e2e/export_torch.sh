@@ -59,8 +59,9 @@ unit = lambda e: e / np.linalg.norm(e, axis=1, keepdims=True)
 cos = float(np.abs(unit(emb) - unit(ref)).max())
 print(f"iresnet18: {len(sd)} tensors; max |python - l2face| / max |l2face| = {rel:.3g} "
       f"(scale {scale:.3g}); normalised embeddings: max diff {cos:.3g}")
-assert rel <= 1e-5, rel
-assert cos <= 1e-4, cos
+# Measured 2.9e-6 and 1.0e-6 (fp32, a few ulp of the 6e3 feature scale): bounds at about 2x and 4x.
+assert rel <= 6e-6, rel
+assert cos <= 4e-6, cos
 PY
 
 # Another backbone keeps l2face's own names; the state dict still round-trips through torch.load.

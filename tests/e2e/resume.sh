@@ -83,7 +83,8 @@ for p in ("p2to3", "p3to2", "p4to1"):
     # committed and the kill came); the resumed one logged 6-10.
     assert [l["step"] for l in log[-5:]] == list(range(6, 11)), [l["step"] for l in log]
     print(f"{p}: max relative embedding difference vs uninterrupted 2 ranks {rel:.2e}")
-    assert rel < 1e-4, rel
+    # Reduction order only (fp32 sums over 2, 3 or 4 ranks): a few ulp after 10 steps.
+    assert rel < 1e-6, rel
     s = json.load(open(f"{w}/{p}/summary.json"))
     assert s["resumed_from_step"] == 5 and s["steps"] == 10, s
 PY

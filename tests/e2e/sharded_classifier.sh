@@ -50,12 +50,12 @@ for rep, shard in (("l2_rep", "l2_shard"), ("arc_rep", "arc_shard")):
     assert len(a) == len(b) == 8, (len(a), len(b))
     rel = max(abs(x - y) / max(1.0, abs(x)) for x, y in zip(a, b))
     print(f"{shard}: loss per step {['%.5f' % x for x in b]}; max relative difference {rel:.1e}")
-    assert rel < 1e-4, (a, b)
+    assert rel < 1e-6, (a, b)  # fp32 reduction order only: a few ulp
     assert a[0] != a[-1]  # it trained
 ref, f = np.load(f"{w}/one_rep.npy"), np.load(f"{w}/three_shard.npy")
 rel = np.abs(f - ref).max() / np.abs(ref).max()
 print(f"3 sharded ranks vs 1 replicated rank: max relative embedding difference {rel:.2e}")
-assert rel < 1e-4, rel
+assert rel < 1e-6, rel  # fp32 reduction order only: a few ulp after 8 steps
 s = losses("sampled")
 assert all(math.isfinite(x) for x in s), s
 PY
