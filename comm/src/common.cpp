@@ -1,4 +1,6 @@
-// Helpers every backend shares: dtype and op names, CommError's message, backend names.
+// Helpers every backend shares: the dtype, op, collective and backend tables, CommError's message,
+// and the collective descriptions.
+#include <iterator>
 #include <string>
 
 #include "l2face/comm/communicator.h"
@@ -6,6 +8,37 @@
 #include "l2face/comm/options.h"
 
 namespace l2face::comm {
+namespace {
+
+struct DTypeRow {
+  size_t bytes;
+  const char* name;
+};
+// Indexed by DType.
+constexpr DTypeRow kDTypes[] = {
+    {4, "float32"}, {8, "float64"}, {4, "int32"}, {8, "int64"}, {1, "uint8"}};
+// Indexed by ReduceOp.
+constexpr const char* kReduceOpNames[] = {"sum", "avg", "max", "min"};
+// Indexed by Backend.
+constexpr const char* kBackendNames[] = {"auto", "local", "mpi", "nccl"};
+
+// Indexed by CollectiveKind − 1. Columns: name, has_buffers, in_place, send_per_rank,
+// recv_per_rank, reduces, rooted.
+constexpr CollectiveTraits kCollectives[] = {
+    {"allreduce", true, true, false, false, true, false},
+    {"broadcast", true, true, false, false, false, true},
+    {"allgather", true, false, false, true, false, false},
+    {"reducescatter", true, false, true, false, true, false},
+    {"barrier", false, false, false, false, false, false},
+};
+
+// The row of table for index i, or nullptr when i is outside it.
+template <typename T, size_t N>
+const T* row(const T (&table)[N], int i) {
+  return i >= 0 && static_cast<size_t>(i) < N ? &table[i] : nullptr;
+}
+
+}  // namespace
 
 CommError::CommError(const std::string& message, std::string op, uint64_t sequence, int rank,
                      std::string host)
@@ -17,71 +50,74 @@ CommError::CommError(const std::string& message, std::string op, uint64_t sequen
       host_(std::move(host)) {}
 
 size_t dtypeBytes(DType t) {
-  switch (t) {
-    case DType::kFloat32:
-      return 4;
-    case DType::kFloat64:
-      return 8;
-    case DType::kInt32:
-      return 4;
-    case DType::kInt64:
-      return 8;
-    case DType::kUInt8:
-      return 1;
-  }
-  throw CommError("unknown dtype");
+  const DTypeRow* r = row(kDTypes, static_cast<int>(t));
+  if (r == nullptr) throw CommError("unknown dtype");
+  return r->bytes;
 }
 
 const char* dtypeName(DType t) {
-  switch (t) {
-    case DType::kFloat32:
-      return "float32";
-    case DType::kFloat64:
-      return "float64";
-    case DType::kInt32:
-      return "int32";
-    case DType::kInt64:
-      return "int64";
-    case DType::kUInt8:
-      return "uint8";
-  }
-  return "?";
+  const DTypeRow* r = row(kDTypes, static_cast<int>(t));
+  return r ? r->name : "?";
 }
 
 const char* reduceOpName(ReduceOp op) {
-  switch (op) {
-    case ReduceOp::kSum:
-      return "sum";
-    case ReduceOp::kAvg:
-      return "avg";
-    case ReduceOp::kMax:
-      return "max";
-    case ReduceOp::kMin:
-      return "min";
-  }
-  return "?";
-}
-
-Backend backendFromName(const std::string& name) {
-  if (name == "auto") return Backend::kAuto;
-  if (name == "local") return Backend::kLocal;
-  if (name == "mpi") return Backend::kMpi;
-  if (name == "nccl") return Backend::kNccl;
-  throw CommError("unknown comm backend '" + name + "' (choose auto, local, mpi or nccl)");
+  const char* const* r = row(kReduceOpNames, static_cast<int>(op));
+  return r ? *r : "?";
 }
 
 const char* backendName(Backend backend) {
-  switch (backend) {
-    case Backend::kAuto:
-      return "auto";
-    case Backend::kLocal:
-      return "local";
-    case Backend::kMpi:
-      return "mpi";
-    case Backend::kNccl:
-      return "nccl";
+  const char* const* r = row(kBackendNames, static_cast<int>(backend));
+  return r ? *r : "?";
+}
+
+Backend backendFromName(const std::string& name) {
+  for (size_t i = 0; i < std::size(kBackendNames); ++i) {
+    if (name == kBackendNames[i]) return static_cast<Backend>(i);
   }
-  return "?";
+  throw CommError("unknown comm backend '" + name + "' (choose auto, local, mpi or nccl)");
+}
+
+const CollectiveTraits& collectiveTraits(CollectiveKind kind) {
+  const CollectiveTraits* r = row(kCollectives, static_cast<int>(kind) - 1);
+  if (r == nullptr) throw CommError("unknown collective " + std::to_string(static_cast<int>(kind)));
+  return *r;
+}
+
+size_t Collective::sendBytes(int world_size) const {
+  const CollectiveTraits& t = traits();
+  if (!t.has_buffers) return 0;
+  return count * dtypeBytes(dtype) * (t.send_per_rank ? static_cast<size_t>(world_size) : 1);
+}
+
+size_t Collective::recvBytes(int world_size) const {
+  const CollectiveTraits& t = traits();
+  if (!t.has_buffers) return 0;
+  return count * dtypeBytes(dtype) * (t.recv_per_rank ? static_cast<size_t>(world_size) : 1);
+}
+
+Collective Collective::allReduce(void* data, size_t count, DType dtype, ReduceOp op) {
+  return {CollectiveKind::kAllReduce, data, data, count, dtype, op, 0};
+}
+Collective Collective::broadcast(void* data, size_t count, DType dtype, int root) {
+  return {CollectiveKind::kBroadcast, data, data, count, dtype, ReduceOp::kSum, root};
+}
+Collective Collective::allGather(const void* send, void* recv, size_t count, DType dtype) {
+  return {CollectiveKind::kAllGather, send, recv, count, dtype, ReduceOp::kSum, 0};
+}
+Collective Collective::reduceScatter(const void* send, void* recv, size_t count, DType dtype,
+                                     ReduceOp op) {
+  return {CollectiveKind::kReduceScatter, send, recv, count, dtype, op, 0};
+}
+Collective Collective::barrier() { return {}; }
+
+void checkCollective(const Collective& c, int world_size) {
+  const CollectiveTraits& t = c.traits();
+  if (t.rooted && (c.root < 0 || c.root >= world_size)) {
+    throw CommError(std::string(t.name) + ": root " + std::to_string(c.root) +
+                    " outside a world of " + std::to_string(world_size));
+  }
+  if (t.has_buffers) dtypeBytes(c.dtype);  // throws for an unknown dtype
+  if (t.reduces && reduceOpName(c.op)[0] == '?') throw CommError("unknown reduce op");
 }
 
 }  // namespace l2face::comm

@@ -27,19 +27,16 @@ class RecordingComm final : public Communicator {
   int size() const override { return 1; }
   std::string backend() const override { return "recording"; }
   uint64_t sequence() const override { return seq_; }
-  WorkPtr allReduceAsync(void* data, size_t count, DType, ReduceOp op) override {
+  std::vector<std::pair<float*, size_t>> launched;
+
+ protected:
+  WorkPtr launch(const Collective& c) override {
+    if (c.kind != CollectiveKind::kAllReduce) return done();
     ++seq_;
-    EXPECT_EQ(op, ReduceOp::kAvg);
-    launched.push_back({static_cast<float*>(data), count});
+    EXPECT_EQ(c.op, ReduceOp::kAvg);
+    launched.push_back({static_cast<float*>(c.recv), c.count});
     return std::make_shared<Pending>();
   }
-  WorkPtr broadcastAsync(void*, size_t, DType, int) override { return done(); }
-  WorkPtr allGatherAsync(const void*, void*, size_t, DType) override { return done(); }
-  WorkPtr reduceScatterAsync(const void*, void*, size_t, DType, ReduceOp) override {
-    return done();
-  }
-  WorkPtr barrierAsync() override { return done(); }
-  std::vector<std::pair<float*, size_t>> launched;
 
  private:
   WorkPtr done() {
@@ -194,16 +191,14 @@ TEST(GradSync, RefusedLayoutFreesTheBuckets) {
     int size() const override { return 2; }
     std::string backend() const override { return "disagreeing"; }
     uint64_t sequence() const override { return 0; }
-    WorkPtr allReduceAsync(void*, size_t, DType, ReduceOp) override { return done(); }
-    WorkPtr broadcastAsync(void*, size_t, DType, int) override { return done(); }
-    WorkPtr allGatherAsync(const void* send, void* recv, size_t count, DType) override {
-      std::memmove(recv, send, count * 8);  // this rank's block; rank 1's stays 0
+
+   protected:
+    WorkPtr launch(const Collective& c) override {
+      if (c.kind == CollectiveKind::kAllGather) {
+        std::memmove(c.recv, c.send, c.count * 8);  // this rank's block; rank 1's stays 0
+      }
       return done();
     }
-    WorkPtr reduceScatterAsync(const void*, void*, size_t, DType, ReduceOp) override {
-      return done();
-    }
-    WorkPtr barrierAsync() override { return done(); }
 
    private:
     static WorkPtr done() { return std::make_shared<Done>(); }
