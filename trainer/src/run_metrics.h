@@ -34,6 +34,7 @@ class RunMetrics {
   std::chrono::steady_clock::time_point last_step_;
   int64_t decode_errors_ = 0, skipped_ = 0;
   uint64_t sync_bytes_ = 0;
+  uint64_t sync_allreduces_ = 0;  // bucket all-reduces already observed
   double sync_exposed_ = 0;
 };
 
