@@ -1,5 +1,5 @@
-// Helpers every backend shares: the dtype, op, collective and backend tables, CommError's message,
-// and the collective descriptions.
+// Helpers every backend shares: the dtype, op and backend tables, the collective table's lookup,
+// description checks and sizes, CommError's message.
 #include <iterator>
 #include <string>
 
@@ -21,16 +21,6 @@ constexpr DTypeRow kDTypes[] = {
 constexpr const char* kReduceOpNames[] = {"sum", "avg", "max", "min"};
 // Indexed by Backend.
 constexpr const char* kBackendNames[] = {"auto", "local", "mpi", "nccl"};
-
-// Indexed by CollectiveKind − 1. Columns: name, has_buffers, in_place, send_per_rank,
-// recv_per_rank, reduces, rooted.
-constexpr CollectiveTraits kCollectives[] = {
-    {"allreduce", true, true, false, false, true, false},
-    {"broadcast", true, true, false, false, false, true},
-    {"allgather", true, false, false, true, false, false},
-    {"reducescatter", true, false, true, false, true, false},
-    {"barrier", false, false, false, false, false, false},
-};
 
 // The row of table for index i, or nullptr when i is outside it.
 template <typename T, size_t N>
@@ -78,7 +68,7 @@ Backend backendFromName(const std::string& name) {
 }
 
 const CollectiveTraits& collectiveTraits(CollectiveKind kind) {
-  const CollectiveTraits* r = row(kCollectives, static_cast<int>(kind) - 1);
+  const CollectiveTraits* r = row(kCollectiveTraits, static_cast<int>(kind) - 1);
   if (r == nullptr) throw CommError("unknown collective " + std::to_string(static_cast<int>(kind)));
   return *r;
 }
@@ -94,21 +84,6 @@ size_t Collective::recvBytes(int world_size) const {
   if (!t.has_buffers) return 0;
   return count * dtypeBytes(dtype) * (t.recv_per_rank ? static_cast<size_t>(world_size) : 1);
 }
-
-Collective Collective::allReduce(void* data, size_t count, DType dtype, ReduceOp op) {
-  return {CollectiveKind::kAllReduce, data, data, count, dtype, op, 0};
-}
-Collective Collective::broadcast(void* data, size_t count, DType dtype, int root) {
-  return {CollectiveKind::kBroadcast, data, data, count, dtype, ReduceOp::kSum, root};
-}
-Collective Collective::allGather(const void* send, void* recv, size_t count, DType dtype) {
-  return {CollectiveKind::kAllGather, send, recv, count, dtype, ReduceOp::kSum, 0};
-}
-Collective Collective::reduceScatter(const void* send, void* recv, size_t count, DType dtype,
-                                     ReduceOp op) {
-  return {CollectiveKind::kReduceScatter, send, recv, count, dtype, op, 0};
-}
-Collective Collective::barrier() { return {}; }
 
 void checkCollective(const Collective& c, int world_size) {
   const CollectiveTraits& t = c.traits();

@@ -148,9 +148,8 @@ class MpiCommunicator final : public Communicator {
         queue_.pop_front();
         pending_.fetch_sub(1, std::memory_order_relaxed);
         if (stop_ && !orderly_) {
-          task.work->fail(
-              std::make_exception_ptr(CommError("communicator destroyed after a failure",
-                                                task.c.name(), task.seq, rank_, host_)));
+          task.work->fail(std::make_exception_ptr(CommError(
+              "communicator destroyed after a failure", task.c.name(), task.seq, rank_, host_)));
           continue;
         }
       }
@@ -223,8 +222,8 @@ class MpiCommunicator final : public Communicator {
       finishTask(task.c);
       task.work->complete();
     } catch (const CommError& e) {
-      failure_ = std::make_exception_ptr(
-          CommError(e.what(), task.c.name(), task.seq, rank_, host_));
+      failure_ =
+          std::make_exception_ptr(CommError(e.what(), task.c.name(), task.seq, rank_, host_));
       task.work->fail(failure_);
     } catch (...) {
       failure_ = std::current_exception();

@@ -32,8 +32,7 @@ void checkNccl(ncclResult_t rc, const char* call) {
 }
 
 // Indexed by DType and ReduceOp (checkCollective has rejected values outside the enums).
-constexpr ncclDataType_t kNcclTypes[] = {ncclFloat32, ncclFloat64, ncclInt32, ncclInt64,
-                                         ncclUint8};
+constexpr ncclDataType_t kNcclTypes[] = {ncclFloat32, ncclFloat64, ncclInt32, ncclInt64, ncclUint8};
 constexpr ncclRedOp_t kNcclOps[] = {ncclSum, ncclAvg, ncclMax, ncclMin};
 ncclDataType_t ncclType(DType t) { return kNcclTypes[static_cast<int>(t)]; }
 ncclRedOp_t ncclOp(ReduceOp op) { return kNcclOps[static_cast<int>(op)]; }
@@ -192,8 +191,8 @@ class NcclCommunicator final : public Communicator {
     checkCuda(cudaStreamWaitEvent(stream_, ready->e, 0), "cudaStreamWaitEvent");
     ncclResult_t rc = launch(stream_);
     if (rc != ncclSuccess && rc != ncclInProgress) {
-      throw CommError(std::string("NCCL: ") + ncclGetErrorString(rc), collectiveName(kind), seq, rank_,
-                      host_);
+      throw CommError(std::string("NCCL: ") + ncclGetErrorString(rc), collectiveName(kind), seq,
+                      rank_, host_);
     }
     auto done = std::make_shared<Event>();
     checkCuda(cudaEventRecord(done->e, stream_), "cudaEventRecord");
@@ -218,9 +217,10 @@ class NcclCommunicator final : public Communicator {
       ncclResult_t async = ncclSuccess;
       ncclCommGetAsyncError(comm_, &async);
       if (async != ncclSuccess && async != ncclInProgress) {
-        std::string last = in_flight_.empty() ? std::string("none in flight")
-                                              : std::string(collectiveName(in_flight_.front().kind)) +
-                                                    " #" + std::to_string(in_flight_.front().seq);
+        std::string last = in_flight_.empty()
+                               ? std::string("none in flight")
+                               : std::string(collectiveName(in_flight_.front().kind)) + " #" +
+                                     std::to_string(in_flight_.front().seq);
         fail("[l2face] rank " + std::to_string(rank_) + " (" + host_ +
              "): NCCL asynchronous error: " + ncclGetErrorString(async) +
              "; oldest collective in flight: " + last);

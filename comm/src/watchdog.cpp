@@ -40,8 +40,9 @@ std::string opName(int op) {
 
 }  // namespace
 
-std::string formatTimeoutMessage(int rank, const std::string& host, CollectiveKind op, uint64_t sequence,
-                                 double timeout_seconds, const std::vector<Arrival>& arrivals) {
+std::string formatTimeoutMessage(int rank, const std::string& host, CollectiveKind op,
+                                 uint64_t sequence, double timeout_seconds,
+                                 const std::vector<Arrival>& arrivals) {
   std::ostringstream s;
   s << "[l2face] rank " << rank << " (" << host << "): collective " << collectiveName(op) << " #"
     << sequence << " did not complete within " << timeout_seconds
@@ -57,8 +58,7 @@ std::string formatTimeoutMessage(int rank, const std::string& host, CollectiveKi
     if (!a.responsive) {
       unresponsive.push_back(a.rank);
     } else if (a.sequence == sequence && a.op != static_cast<int>(op)) {
-      mismatched << (mismatched.tellp() > 0 ? ", " : "") << a.rank << " ("
-                 << opName(a.op) << ")";
+      mismatched << (mismatched.tellp() > 0 ? ", " : "") << a.rank << " (" << opName(a.op) << ")";
     }
   }
   if (!unresponsive.empty()) s << "; not responding (outside MPI): " << rankList(unresponsive);

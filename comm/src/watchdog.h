@@ -34,8 +34,9 @@ class ArrivalBoard {
 // arrive: [a, b]" followed, when they apply, by the ranks that could not be read and the ranks that
 // entered a different collective under the same number (a broken same-order contract).
 // arrivals empty: no side channel, the list reads "unknown".
-std::string formatTimeoutMessage(int rank, const std::string& host, CollectiveKind op, uint64_t sequence,
-                                 double timeout_seconds, const std::vector<Arrival>& arrivals);
+std::string formatTimeoutMessage(int rank, const std::string& host, CollectiveKind op,
+                                 uint64_t sequence, double timeout_seconds,
+                                 const std::vector<Arrival>& arrivals);
 
 // The ranks of arrivals that did not reach collective #sequence.
 std::vector<int> ranksNotArrived(uint64_t sequence, const std::vector<Arrival>& arrivals);

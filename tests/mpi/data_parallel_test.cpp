@@ -1,9 +1,10 @@
 // DataParallel under mpirun: gradients are views into GradSync's buckets, accumulate and clip in
 // place, survive set-to-none, and equal one process's gradients bit for bit.
+#include "data_parallel.h"
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "data_parallel.h"
 #include "mpi_test_util.h"
 
 using namespace l2face;

@@ -84,8 +84,10 @@ void DataParallel::broadcastFromRank0(const std::vector<torch::Tensor>& buffers)
   torch::NoGradGuard no_grad;
   std::vector<comm::WorkPtr> work;
   auto send = [&](const torch::Tensor& t) {
-    if (!t.is_contiguous()) throw std::logic_error("data parallel: broadcast needs contiguous state");
-    work.push_back(comm_.broadcastAsync(t.data_ptr(), static_cast<size_t>(t.numel()), commDtype(t), 0));
+    if (!t.is_contiguous())
+      throw std::logic_error("data parallel: broadcast needs contiguous state");
+    work.push_back(
+        comm_.broadcastAsync(t.data_ptr(), static_cast<size_t>(t.numel()), commDtype(t), 0));
   };
   for (const auto& p : params_) send(p);
   for (const auto& b : buffers) {

@@ -21,7 +21,7 @@ class RunMetrics {
   RunMetrics(const TrainerOptions& opt, const comm::RunContext& ctx);
   void dataWait(double seconds);
   void classifierShard(int64_t classes);  // classes whose weights this rank holds
-  void stepDone(int64_t samples);  // after the optimizer step
+  void stepDone(int64_t samples);         // after the optimizer step
   // At a logging boundary (the host has synchronised anyway).
   void window(const TrainSummary& s, int64_t epoch, double lr, const data::LoaderStats& loader,
               const comm::GradSyncStats& sync);

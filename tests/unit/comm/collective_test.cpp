@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "buffer_memory.h"
+#include "fake_comm.h"
 #include "l2face/comm/communicator.h"
 #include "staging.h"
 
@@ -45,18 +46,9 @@ namespace {
 
 // A world of two whose "other rank" holds 10 + i at element i: all-reduce sums into recv; the
 // buffers it sees are recorded, and its works complete only when waited on.
-class TwoRankFake final : public Communicator {
+class TwoRankFake final : public testing::FakeComm {
  public:
-  struct Pending final : Work {
-    bool released = false;
-    bool done() override { return released; }
-    void wait() override { released = true; }
-  };
-  int rank() const override { return 0; }
-  int size() const override { return 2; }
-  std::string backend() const override { return "fake"; }
-  uint64_t sequence() const override { return seq; }
-  uint64_t seq = 0;
+  TwoRankFake() : FakeComm(2, "fake") {}
   std::vector<const void*> seen;
 
  protected:
@@ -71,7 +63,7 @@ class TwoRankFake final : public Communicator {
       float* other = static_cast<float*>(c.recv) + c.count;
       for (size_t i = 0; i < c.count; ++i) other[i] = 10.f + static_cast<float>(i);
     }
-    return std::make_shared<Pending>();
+    return std::make_shared<testing::PendingWork>();
   }
 };
 
@@ -88,7 +80,7 @@ TEST(Staging, CopiesInAtIssueAndBackAtWait) {
   std::vector<float> x = {1, 2, 3};
   WorkPtr w = staged.allReduceAsync(x.data(), 3, DType::kFloat32, ReduceOp::kSum);
   ASSERT_EQ(inner.seen.size(), 1u);
-  EXPECT_NE(inner.seen[0], x.data());  // the backend ran on a staging buffer
+  EXPECT_NE(inner.seen[0], x.data());           // the backend ran on a staging buffer
   EXPECT_EQ(x, (std::vector<float>{1, 2, 3}));  // not yet copied back
   EXPECT_FALSE(w->done());
   w->wait();

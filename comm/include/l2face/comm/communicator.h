@@ -23,7 +23,13 @@ const char* dtypeName(DType t);
 const char* reduceOpName(ReduceOp op);
 
 // The collectives. Values are stable: the watchdog's arrival boards carry them between ranks.
-enum class CollectiveKind : int { kAllReduce = 1, kBroadcast, kAllGather, kReduceScatter, kBarrier };
+enum class CollectiveKind : int {
+  kAllReduce = 1,
+  kBroadcast,
+  kAllGather,
+  kReduceScatter,
+  kBarrier
+};
 
 // What a kind does with its description's fields; one row per kind in collectiveTraits().
 struct CollectiveTraits {
@@ -34,6 +40,15 @@ struct CollectiveTraits {
   bool recv_per_rank;  // recv holds size() blocks of count elements (else one block)
   bool reduces;        // uses op
   bool rooted;         // uses root
+};
+// Indexed by CollectiveKind − 1. Columns: name, has_buffers, in_place, send_per_rank,
+// recv_per_rank, reduces, rooted.
+inline constexpr CollectiveTraits kCollectiveTraits[] = {
+    {"allreduce", true, true, false, false, true, false},
+    {"broadcast", true, true, false, false, false, true},
+    {"allgather", true, false, false, true, false, false},
+    {"reducescatter", true, false, true, false, true, false},
+    {"barrier", false, false, false, false, false, false},
 };
 const CollectiveTraits& collectiveTraits(CollectiveKind kind);  // throws CommError when unknown
 inline const char* collectiveName(CollectiveKind kind) { return collectiveTraits(kind).name; }
@@ -60,12 +75,20 @@ struct Collective {
   size_t sendBytes(int world_size) const;  // bytes read from send
   size_t recvBytes(int world_size) const;  // bytes written to recv
 
-  static Collective allReduce(void* data, size_t count, DType dtype, ReduceOp op);
-  static Collective broadcast(void* data, size_t count, DType dtype, int root);
-  static Collective allGather(const void* send, void* recv, size_t count, DType dtype);
+  static Collective allReduce(void* data, size_t count, DType dtype, ReduceOp op) {
+    return {CollectiveKind::kAllReduce, data, data, count, dtype, op, 0};
+  }
+  static Collective broadcast(void* data, size_t count, DType dtype, int root) {
+    return {CollectiveKind::kBroadcast, data, data, count, dtype, ReduceOp::kSum, root};
+  }
+  static Collective allGather(const void* send, void* recv, size_t count, DType dtype) {
+    return {CollectiveKind::kAllGather, send, recv, count, dtype, ReduceOp::kSum, 0};
+  }
   static Collective reduceScatter(const void* send, void* recv, size_t count, DType dtype,
-                                  ReduceOp op);
-  static Collective barrier();
+                                  ReduceOp op) {
+    return {CollectiveKind::kReduceScatter, send, recv, count, dtype, op, 0};
+  }
+  static Collective barrier() { return {}; }
 };
 
 // Throws CommError when c cannot run in a world of world_size (a root outside it).
@@ -136,8 +159,7 @@ class Communicator {
   WorkPtr allGatherAsync(const void* send, void* recv, size_t count, DType dtype) {
     return issue(Collective::allGather(send, recv, count, dtype));
   }
-  WorkPtr reduceScatterAsync(const void* send, void* recv, size_t count, DType dtype,
-                             ReduceOp op) {
+  WorkPtr reduceScatterAsync(const void* send, void* recv, size_t count, DType dtype, ReduceOp op) {
     return issue(Collective::reduceScatter(send, recv, count, dtype, op));
   }
   WorkPtr barrierAsync() { return issue(Collective::barrier()); }

@@ -1,8 +1,8 @@
 // GradSync: averages float32 gradients across ranks in buckets, overlapped with the backward pass.
 #pragma once
 
-#include <cstddef>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
