@@ -74,9 +74,12 @@ StagingCommunicator::StagingCommunicator(Communicator& inner, std::unique_ptr<Co
 WorkPtr StagingCommunicator::launch(const Collective& c) {
   const bool in_place = c.traits().in_place;
   const size_t in_bytes = c.sendBytes(size()), out_bytes = c.recvBytes(size());
+  const bool stage_out = out_bytes > 0 && options_.needs_staging(c.recv);
+  const bool stage_in = !in_place && in_bytes > 0 && options_.needs_staging(c.send);
+  if (!stage_out && !stage_in && !options_.synchronous) return inner_.issue(c);
   auto buffers = std::make_shared<StagedBuffers>(options_.memory);
   Collective staged = c;
-  if (out_bytes > 0 && options_.needs_staging(c.recv)) {
+  if (stage_out) {
     staged.recv = buffers->add(out_bytes);
     if (in_place) options_.memory->copy(staged.recv, c.recv, out_bytes);
     buffers->caller_out = c.recv;
@@ -85,12 +88,11 @@ WorkPtr StagingCommunicator::launch(const Collective& c) {
   }
   if (in_place) {
     staged.send = staged.recv;
-  } else if (in_bytes > 0 && options_.needs_staging(c.send)) {
+  } else if (stage_in) {
     void* in = buffers->add(in_bytes);
     options_.memory->copy(in, c.send, in_bytes);
     staged.send = in;
   }
-  if (buffers->owned.empty() && !options_.synchronous) return inner_.issue(c);
   auto work = std::make_shared<StagedWork>(inner_.issue(staged), std::move(buffers));
   if (options_.synchronous) work->synchronize();
   return work;
