@@ -6,8 +6,9 @@
 Each round runs OLD then NEW (NEW then OLD in even rounds, so that neither always goes first)
 under `mpirun --allow-run-as-root --oversubscribe -np NP`; per size and column the best time over
 the rounds is kept. Prints a markdown table of NEW/OLD time ratios (below 1: NEW is faster) for
-the Communicator's blocking allReduce and GradSync with views and with copies, and the overlap
-section's step times.
+the Communicator's blocking allReduce and GradSync with views and with copies (raw MPI_Allreduce,
+the same code in both, shows the run-to-run noise), and for the overlap section the step time beyond
+the simulated backward and the exposed communication time.
 """
 import argparse
 import json
@@ -30,8 +31,11 @@ def keep_best(best, result):
         for c in COLUMNS:
             row[c] = min(row.get(c, float("inf")), s[c])
     for j in result["overlap"]:
+        # Backward's simulated compute is a multiple of the run's own raw all-reduce time, which
+        # varies between runs: compare what the step adds to it, and the exposed time.
         key = (j["backward"], j["compute_to_comm"])
-        best["overlap"][key] = min(best["overlap"].get(key, float("inf")), j["step_ms"])
+        extra = (j["step_ms"] - j["compute_ms"], j["exposed_ms"])
+        best["overlap"][key] = min(best["overlap"].get(key, (float("inf"),) * 2), extra)
 
 
 def size_name(b):
@@ -63,11 +67,11 @@ def main():
               f"{n['gradsync_view_us'] / o['gradsync_view_us']:.2f} | "
               f"{n['gradsync_copy_us'] / o['gradsync_copy_us']:.2f} | "
               f"{n['raw_us'] / o['raw_us']:.2f} | {n['comm_us']:.1f} |")
-    print("\n| backward | compute:comm | step ms old | step ms new | new/old |")
-    print("|---|---|---|---|---|")
+    print("\n| backward | compute:comm | step − compute ms old | new | exposed ms old | new |")
+    print("|---|---|---|---|---|---|")
     for key in sorted(new["overlap"]):
         o, n = old["overlap"][key], new["overlap"][key]
-        print(f"| {key[0]} | {key[1]:.0f}:1 | {o:.1f} | {n:.1f} | {n / o:.2f} |")
+        print(f"| {key[0]} | {key[1]:.0f}:1 | {o[0]:.1f} | {n[0]:.1f} | {o[1]:.1f} | {n[1]:.1f} |")
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ namespace {
 
 // A world of two whose "other rank" holds 10 + i at element i: all-reduce sums into recv; the
 // buffers it sees are recorded, and its works complete only when waited on.
-class TwoRankFake final : public testing::FakeComm {
+class TwoRankFake final : public fakes::FakeComm {
  public:
   TwoRankFake() : FakeComm(2, "fake") {}
   std::vector<const void*> seen;
@@ -63,7 +63,7 @@ class TwoRankFake final : public testing::FakeComm {
       float* other = static_cast<float*>(c.recv) + c.count;
       for (size_t i = 0; i < c.count; ++i) other[i] = 10.f + static_cast<float>(i);
     }
-    return std::make_shared<testing::PendingWork>();
+    return std::make_shared<fakes::PendingWork>();
   }
 };
 

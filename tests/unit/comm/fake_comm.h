@@ -7,7 +7,7 @@
 
 #include "l2face/comm/communicator.h"
 
-namespace l2face::comm::testing {
+namespace l2face::comm::fakes {
 
 // Done once waited on (or made released).
 struct PendingWork final : Work {
@@ -32,4 +32,4 @@ class FakeComm : public Communicator {
   std::string name_;
 };
 
-}  // namespace l2face::comm::testing
+}  // namespace l2face::comm::fakes

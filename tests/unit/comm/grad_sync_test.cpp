@@ -18,7 +18,7 @@ namespace {
 
 // A world of one that records the buffers of the all-reduces it is asked for, and whose works
 // complete only when release() is called, so tests can see what was launched before finish().
-class RecordingComm final : public testing::FakeComm {
+class RecordingComm final : public fakes::FakeComm {
  public:
   RecordingComm() : FakeComm(1, "recording") {}
   std::vector<std::pair<float*, size_t>> launched;
@@ -26,10 +26,10 @@ class RecordingComm final : public testing::FakeComm {
  protected:
   WorkPtr launch(const Collective& c) override {
     ++seq;
-    if (c.kind != CollectiveKind::kAllReduce) return std::make_shared<testing::PendingWork>(true);
+    if (c.kind != CollectiveKind::kAllReduce) return std::make_shared<fakes::PendingWork>(true);
     EXPECT_EQ(c.op, ReduceOp::kAvg);
     launched.push_back({static_cast<float*>(c.recv), c.count});
-    return std::make_shared<testing::PendingWork>();
+    return std::make_shared<fakes::PendingWork>();
   }
 };
 
@@ -166,7 +166,7 @@ TEST(GradSync, ManyThreadsMayMarkReady) {
 // destructor, so they leaked. This world of two disagrees with itself (the other rank's hash is
 // 0); under ASan the test also checks that nothing leaks.
 TEST(GradSync, RefusedLayoutFreesTheBuckets) {
-  class DisagreeingComm final : public testing::FakeComm {
+  class DisagreeingComm final : public fakes::FakeComm {
    public:
     DisagreeingComm() : FakeComm(2, "disagreeing") {}
 
@@ -175,7 +175,7 @@ TEST(GradSync, RefusedLayoutFreesTheBuckets) {
       if (c.kind == CollectiveKind::kAllGather) {
         std::memmove(c.recv, c.send, c.count * 8);  // this rank's block; rank 1's stays 0
       }
-      return std::make_shared<testing::PendingWork>(true);
+      return std::make_shared<fakes::PendingWork>(true);
     }
   } comm;
   GradSyncOptions o;
