@@ -190,6 +190,7 @@ void GradSync::launchReadyBuckets() {
   // Launch order is bucket order on every rank, whatever order the buckets fill in.
   while (next_launch_ < buckets_.size() && buckets_[next_launch_].pending == 0) {
     Bucket& b = buckets_[next_launch_];
+    b.launched = std::chrono::steady_clock::now();
     b.work = comm_.allReduceAsync(b.data, b.numel, DType::kFloat32, ReduceOp::kAvg);
     ++stats_.buckets_launched;
     stats_.bytes_reduced += b.numel * kFloatBytes;
@@ -211,7 +212,7 @@ void GradSync::finish(float* const* grads) {
   launchReadyBuckets();
   const auto t0 = std::chrono::steady_clock::now();
   try {
-    for (Bucket& b : buckets_) b.work->wait();
+    waitBuckets();
   } catch (...) {
     resetStep();
     throw;
@@ -229,6 +230,20 @@ void GradSync::finish(float* const* grads) {
   stats_.exposed_seconds += waited;
   stats_.last_exposed_seconds = waited;
   resetStep();
+}
+
+void GradSync::waitBuckets() {
+  std::vector<double>& recent = stats_.recent_allreduce_seconds;
+  for (Bucket& b : buckets_) {
+    b.work->wait();
+    double s = b.work->seconds();
+    if (s < 0) s = secondsSince(b.launched);
+    if (recent.size() >= GradSyncStats::kRecentAllReduces) {
+      recent.erase(recent.begin(), recent.begin() + GradSyncStats::kRecentAllReduces / 2);
+    }
+    recent.push_back(s);
+    ++stats_.allreduces_timed;
+  }
 }
 
 void GradSync::resetStep() {

@@ -41,7 +41,7 @@ MpiArrivalBoard::~MpiArrivalBoard() {
   MPI_Win_free(&win_);
 }
 
-void MpiArrivalBoard::arrive(uint64_t sequence, OpKind op) {
+void MpiArrivalBoard::arrive(uint64_t sequence, CollectiveKind op) {
   // The window is in the unified memory model on the platforms we run on (shared memory and RDMA
   // NICs), so a plain atomic store is what remote MPI_Get observes.
   __atomic_store_n(&slots_[1], static_cast<int64_t>(op), __ATOMIC_RELAXED);

@@ -21,7 +21,7 @@ class MpiArrivalBoard final : public ArrivalBoard {
   // nullptr when the window cannot be created (the report then says "unknown").
   static std::unique_ptr<MpiArrivalBoard> create(MPI_Comm comm);
   ~MpiArrivalBoard() override;
-  void arrive(uint64_t sequence, OpKind op) override;
+  void arrive(uint64_t sequence, CollectiveKind op) override;
   std::vector<Arrival> read(double budget_seconds) override;
   // Leaves the window to process exit (used when tearing down after a failure, where freeing it
   // would wait for the other ranks).

@@ -17,7 +17,6 @@
 #include "mpi_arrival_board.h"
 #include "mpi_ops.h"
 #include "reduce_kernels.h"
-#include "staging.h"
 #include "watchdog.h"
 #include "work.h"
 
@@ -38,14 +37,8 @@ constexpr double kBoardReadSeconds = 5;  // budget for reading the board after a
 constexpr size_t kSegmentBytes = size_t{1} << 20;
 
 struct Task {
-  OpKind kind = OpKind::kBarrier;
+  Collective c;
   uint64_t seq = 0;
-  void* data = nullptr;
-  const void* send = nullptr;
-  size_t count = 0;
-  DType dtype = DType::kFloat32;
-  ReduceOp op = ReduceOp::kSum;
-  int root = 0;
   std::shared_ptr<HostWork> work;
 };
 
@@ -78,60 +71,11 @@ class MpiCommunicator final : public Communicator {
   std::string backend() const override { return "mpi"; }
   uint64_t sequence() const override { return issued_.load(); }
 
-  // Each call stages CUDA buffers through host memory (staging.h); host buffers pass through.
-  WorkPtr allReduceAsync(void* data, size_t count, DType dtype, ReduceOp op) override {
-    const size_t bytes = count * dtypeBytes(dtype);
-    Staging st(data, bytes, data, bytes);
+ protected:
+  // Host buffers only: withDeviceStaging (staging.h) wraps this backend for CUDA buffers.
+  WorkPtr launch(const Collective& c) override {
     Task t;
-    t.kind = OpKind::kAllReduce;
-    t.data = st.hostOut();
-    t.count = count;
-    t.dtype = dtype;
-    t.op = op;
-    return st.wrap(enqueue(std::move(t)));
-  }
-  WorkPtr broadcastAsync(void* data, size_t count, DType dtype, int root) override {
-    if (root < 0 || root >= size_) {
-      throw CommError("broadcast: root " + std::to_string(root) + " outside a world of " +
-                      std::to_string(size_));
-    }
-    const size_t bytes = count * dtypeBytes(dtype);
-    Staging st(data, bytes, data, bytes);
-    Task t;
-    t.kind = OpKind::kBroadcast;
-    t.data = st.hostOut();
-    t.count = count;
-    t.dtype = dtype;
-    t.root = root;
-    return st.wrap(enqueue(std::move(t)));
-  }
-  WorkPtr allGatherAsync(const void* send, void* recv, size_t count, DType dtype) override {
-    const size_t bytes = count * dtypeBytes(dtype);
-    Staging st(send, bytes, recv, bytes * static_cast<size_t>(size_));
-    Task t;
-    t.kind = OpKind::kAllGather;
-    t.send = st.hostIn();
-    t.data = st.hostOut();
-    t.count = count;
-    t.dtype = dtype;
-    return st.wrap(enqueue(std::move(t)));
-  }
-  WorkPtr reduceScatterAsync(const void* send, void* recv, size_t count, DType dtype,
-                             ReduceOp op) override {
-    const size_t bytes = count * dtypeBytes(dtype);
-    Staging st(send, bytes * static_cast<size_t>(size_), recv, bytes);
-    Task t;
-    t.kind = OpKind::kReduceScatter;
-    t.send = st.hostIn();
-    t.data = st.hostOut();
-    t.count = count;
-    t.dtype = dtype;
-    t.op = op;
-    return st.wrap(enqueue(std::move(t)));
-  }
-  WorkPtr barrierAsync() override {
-    Task t;
-    t.kind = OpKind::kBarrier;
+    t.c = c;
     return enqueue(std::move(t));
   }
 
@@ -204,9 +148,8 @@ class MpiCommunicator final : public Communicator {
         queue_.pop_front();
         pending_.fetch_sub(1, std::memory_order_relaxed);
         if (stop_ && !orderly_) {
-          task.work->fail(
-              std::make_exception_ptr(CommError("communicator destroyed after a failure",
-                                                opKindName(task.kind), task.seq, rank_, host_)));
+          task.work->fail(std::make_exception_ptr(CommError(
+              "communicator destroyed after a failure", task.c.name(), task.seq, rank_, host_)));
           continue;
         }
       }
@@ -255,13 +198,14 @@ class MpiCommunicator final : public Communicator {
   }
 
   void execute(Task& task) {
-    if (board_) board_->arrive(task.seq, task.kind);
+    if (board_) board_->arrive(task.seq, task.c.kind);
     if (failure_) {
       task.work->fail(failure_);
       return;
     }
     try {
-      std::unique_ptr<MpiOp> op = makeOp(task);
+      task.work->started();
+      std::unique_ptr<MpiOp> op = makeOp(task.c, task.seq);
       const auto start = Clock::now();
       const auto deadline = start + std::chrono::duration_cast<Clock::duration>(
                                         std::chrono::duration<double>(options_.timeout_seconds));
@@ -275,11 +219,11 @@ class MpiCommunicator final : public Communicator {
           std::this_thread::sleep_for(kSleepPoll);
         }
       }
-      finishTask(task);
+      finishTask(task.c);
       task.work->complete();
     } catch (const CommError& e) {
-      failure_ = std::make_exception_ptr(
-          CommError(e.what(), opKindName(task.kind), task.seq, rank_, host_));
+      failure_ =
+          std::make_exception_ptr(CommError(e.what(), task.c.name(), task.seq, rank_, host_));
       task.work->fail(failure_);
     } catch (...) {
       failure_ = std::current_exception();
@@ -287,43 +231,36 @@ class MpiCommunicator final : public Communicator {
     }
   }
 
-  std::unique_ptr<MpiOp> makeOp(Task& t) {
-    const size_t elem = dtypeBytes(t.dtype);
-    switch (t.kind) {
-      case OpKind::kBarrier:
+  // The collective as an MpiOp over data_comm_: a ring for the reducing and gathering kinds.
+  std::unique_ptr<MpiOp> makeOp(const Collective& c, uint64_t seq) {
+    const size_t elem = dtypeBytes(c.dtype);
+    const size_t block = c.count * elem;
+    char* recv = static_cast<char*>(c.recv);
+    RingSpec spec = ringSpec(c, seq);
+    switch (c.kind) {
+      case CollectiveKind::kBarrier:
         return makeBarrierOp(data_comm_);
-      case OpKind::kBroadcast:
-        return makeBroadcastOp(data_comm_, static_cast<char*>(t.data), t.count * elem, t.root);
-      case OpKind::kAllReduce: {
-        RingSpec spec = ringSpec(t);
-        spec.buffer = static_cast<char*>(t.data);
-        spec.counts = evenChunks(t.count, size_);
-        reserve(scratch_, spec.counts.empty() ? 0 : spec.counts[0] * elem);
-        spec.scratch = scratch_.data();
-        return makeRingOp(spec);
-      }
-      case OpKind::kReduceScatter: {
-        // The ring reduces in place, so it works on a copy of send; rank r keeps block r.
-        RingSpec spec = ringSpec(t);
-        reserve(staging_, t.count * elem * static_cast<size_t>(size_));
-        // Empty collectives may pass null buffers: memcpy from null is undefined even for 0 bytes.
-        if (t.count > 0) {
-          std::memcpy(staging_.data(), t.send, t.count * elem * static_cast<size_t>(size_));
-        }
-        spec.buffer = staging_.data();
-        spec.counts.assign(static_cast<size_t>(size_), t.count);
-        spec.all_gather = false;
-        reserve(scratch_, t.count * elem);
-        spec.scratch = scratch_.data();
-        return makeRingOp(spec);
-      }
-      case OpKind::kAllGather: {
-        RingSpec spec = ringSpec(t);
-        char* recv = static_cast<char*>(t.data);
-        char* mine = recv + static_cast<size_t>(rank_) * t.count * elem;
-        if (t.send != mine && t.count > 0) std::memmove(mine, t.send, t.count * elem);
+      case CollectiveKind::kBroadcast:
+        return makeBroadcastOp(data_comm_, recv, block, c.root);
+      case CollectiveKind::kAllReduce:
         spec.buffer = recv;
-        spec.counts.assign(static_cast<size_t>(size_), t.count);
+        spec.counts = evenChunks(c.count, size_);
+        spec.scratch = reserve(scratch_, spec.counts.empty() ? 0 : spec.counts[0] * elem);
+        return makeRingOp(spec);
+      case CollectiveKind::kReduceScatter:
+        // The ring reduces in place, so it works on a copy of send; rank r keeps block r
+        // (finishTask copies it out). Empty collectives may pass null buffers.
+        spec.buffer = reserve(staging_, block * static_cast<size_t>(size_));
+        if (block > 0) std::memcpy(spec.buffer, c.send, block * static_cast<size_t>(size_));
+        spec.counts.assign(static_cast<size_t>(size_), c.count);
+        spec.all_gather = false;
+        spec.scratch = reserve(scratch_, block);
+        return makeRingOp(spec);
+      case CollectiveKind::kAllGather: {
+        char* mine = recv + static_cast<size_t>(rank_) * block;
+        if (c.send != mine && block > 0) std::memmove(mine, c.send, block);
+        spec.buffer = recv;
+        spec.counts.assign(static_cast<size_t>(size_), c.count);
         spec.reduce_scatter = false;
         return makeRingOp(spec);
       }
@@ -331,33 +268,34 @@ class MpiCommunicator final : public Communicator {
     throw CommError("unknown collective");
   }
 
-  RingSpec ringSpec(const Task& t) const {
+  RingSpec ringSpec(const Collective& c, uint64_t seq) const {
     RingSpec spec;
     spec.comm = data_comm_;
     spec.rank = rank_;
     spec.size = size_;
-    spec.tag = static_cast<int>(t.seq % 32768);  // MPI guarantees tags up to 32767
-    spec.dtype = t.dtype;
-    spec.op = t.op;
+    spec.tag = static_cast<int>(seq % 32768);  // MPI guarantees tags up to 32767
+    spec.dtype = c.dtype;
+    spec.op = c.op;
     spec.segment_bytes = kSegmentBytes;
     return spec;
   }
 
-  void finishTask(const Task& t) {
-    if (t.kind == OpKind::kReduceScatter) {
-      const size_t bytes = t.count * dtypeBytes(t.dtype);
-      if (bytes > 0) std::memcpy(t.data, staging_.data() + static_cast<size_t>(rank_) * bytes, bytes);
+  void finishTask(const Collective& c) {
+    const size_t bytes = c.recvBytes(size_);
+    if (c.kind == CollectiveKind::kReduceScatter && bytes > 0) {
+      std::memcpy(c.recv, staging_.data() + static_cast<size_t>(rank_) * bytes, bytes);
     }
   }
 
-  static void reserve(std::vector<char>& v, size_t bytes) {
+  static char* reserve(std::vector<char>& v, size_t bytes) {
     if (v.size() < bytes) v.resize(bytes);
+    return v.data();
   }
 
   [[noreturn]] void onTimeout(const Task& t) {
     std::vector<Arrival> arrivals;
     if (board_) arrivals = board_->read(kBoardReadSeconds);
-    endJob(formatTimeoutMessage(rank_, host_, t.kind, t.seq, options_.timeout_seconds, arrivals));
+    endJob(formatTimeoutMessage(rank_, host_, t.c.kind, t.seq, options_.timeout_seconds, arrivals));
   }
 
   CommOptions options_;

@@ -22,7 +22,7 @@ namespace {
 // For a world of one: this rank is the only one, and it is always present.
 class SelfBoard final : public ArrivalBoard {
  public:
-  void arrive(uint64_t sequence, OpKind op) override {
+  void arrive(uint64_t sequence, CollectiveKind op) override {
     seq_ = sequence;
     op_ = static_cast<int>(op);
   }
@@ -36,7 +36,7 @@ class SelfBoard final : public ArrivalBoard {
 // Used when no side channel could be set up: reports say "unknown".
 class NoBoard final : public ArrivalBoard {
  public:
-  void arrive(uint64_t, OpKind) override {}
+  void arrive(uint64_t, CollectiveKind) override {}
   std::vector<Arrival> read(double) override { return {}; }
 };
 

@@ -31,35 +31,11 @@ void checkNccl(ncclResult_t rc, const char* call) {
   if (rc != ncclSuccess) throw CommError(std::string(call) + " failed: " + ncclGetErrorString(rc));
 }
 
-ncclDataType_t ncclType(DType t) {
-  switch (t) {
-    case DType::kFloat32:
-      return ncclFloat32;
-    case DType::kFloat64:
-      return ncclFloat64;
-    case DType::kInt32:
-      return ncclInt32;
-    case DType::kInt64:
-      return ncclInt64;
-    case DType::kUInt8:
-      return ncclUint8;
-  }
-  throw CommError("unknown dtype");
-}
-
-ncclRedOp_t ncclOp(ReduceOp op) {
-  switch (op) {
-    case ReduceOp::kSum:
-      return ncclSum;
-    case ReduceOp::kAvg:
-      return ncclAvg;
-    case ReduceOp::kMax:
-      return ncclMax;
-    case ReduceOp::kMin:
-      return ncclMin;
-  }
-  throw CommError("unknown reduce op");
-}
+// Indexed by DType and ReduceOp (checkCollective has rejected values outside the enums).
+constexpr ncclDataType_t kNcclTypes[] = {ncclFloat32, ncclFloat64, ncclInt32, ncclInt64, ncclUint8};
+constexpr ncclRedOp_t kNcclOps[] = {ncclSum, ncclAvg, ncclMax, ncclMin};
+ncclDataType_t ncclType(DType t) { return kNcclTypes[static_cast<int>(t)]; }
+ncclRedOp_t ncclOp(ReduceOp op) { return kNcclOps[static_cast<int>(op)]; }
 
 // An event that records a collective's completion on the NCCL stream. Destroying an event whose
 // work is pending is allowed: CUDA releases it once the work completes.
@@ -81,7 +57,10 @@ class NcclWork final : public Work {
     if (failed_->load()) throw CommError("NCCL communicator failed (see the watchdog's message)");
     checkCuda(cudaStreamWaitEvent(compute_, done_->e, 0), "cudaStreamWaitEvent");
   }
-  void synchronizeHost() { checkCuda(cudaEventSynchronize(done_->e), "cudaEventSynchronize"); }
+  void synchronize() override {
+    wait();
+    checkCuda(cudaEventSynchronize(done_->e), "cudaEventSynchronize");
+  }
 
  private:
   std::shared_ptr<Event> done_;
@@ -150,49 +129,19 @@ class NcclCommunicator final : public Communicator {
   void* computeStream() const override { return compute_; }
   uint64_t sequence() const override { return issued_.load(); }
 
-  WorkPtr allReduceAsync(void* data, size_t count, DType dtype, ReduceOp op) override {
-    checkDevice(data, "allreduce");
-    return enqueue(OpKind::kAllReduce, [&](cudaStream_t s) {
-      return ncclAllReduce(data, data, count, ncclType(dtype), ncclOp(op), comm_, s);
-    });
-  }
-  WorkPtr broadcastAsync(void* data, size_t count, DType dtype, int root) override {
-    checkDevice(data, "broadcast");
-    if (root < 0 || root >= size_) throw CommError("broadcast: root outside the world");
-    return enqueue(OpKind::kBroadcast, [&](cudaStream_t s) {
-      return ncclBroadcast(data, data, count, ncclType(dtype), root, comm_, s);
-    });
-  }
-  WorkPtr allGatherAsync(const void* send, void* recv, size_t count, DType dtype) override {
-    checkDevice(send, "allgather");
-    checkDevice(recv, "allgather");
-    return enqueue(OpKind::kAllGather, [&](cudaStream_t s) {
-      return ncclAllGather(send, recv, count, ncclType(dtype), comm_, s);
-    });
-  }
-  WorkPtr reduceScatterAsync(const void* send, void* recv, size_t count, DType dtype,
-                             ReduceOp op) override {
-    checkDevice(send, "reducescatter");
-    checkDevice(recv, "reducescatter");
-    return enqueue(OpKind::kReduceScatter, [&](cudaStream_t s) {
-      return ncclReduceScatter(send, recv, count, ncclType(dtype), ncclOp(op), comm_, s);
-    });
-  }
-  WorkPtr barrierAsync() override {
-    return enqueue(OpKind::kBarrier, [&](cudaStream_t s) {
-      return ncclAllReduce(barrier_scratch_, barrier_scratch_, 1, ncclFloat32, ncclSum, comm_, s);
-    });
-  }
-  // A barrier is about the host: it returns once every rank has reached it.
-  void barrier() override {
-    auto w = std::static_pointer_cast<NcclWork>(barrierAsync());
-    w->synchronizeHost();
+ protected:
+  WorkPtr launch(const Collective& c) override {
+    if (c.traits().has_buffers) {
+      checkDevice(c.send, c.name());
+      if (c.recv != c.send) checkDevice(c.recv, c.name());
+    }
+    return enqueue(c.kind, [&](cudaStream_t s) { return ncclLaunch(c, s); });
   }
 
  private:
   struct InFlight {
     uint64_t seq;
-    OpKind kind;
+    CollectiveKind kind;
     std::shared_ptr<Event> done;
     Clock::time_point issued;
   };
@@ -212,8 +161,26 @@ class NcclCommunicator final : public Communicator {
     }
   }
 
+  // The NCCL call of collective c on stream s.
+  ncclResult_t ncclLaunch(const Collective& c, cudaStream_t s) {
+    const ncclDataType_t type = ncclType(c.dtype);
+    switch (c.kind) {
+      case CollectiveKind::kAllReduce:
+        return ncclAllReduce(c.send, c.recv, c.count, type, ncclOp(c.op), comm_, s);
+      case CollectiveKind::kBroadcast:
+        return ncclBroadcast(c.send, c.recv, c.count, type, c.root, comm_, s);
+      case CollectiveKind::kAllGather:
+        return ncclAllGather(c.send, c.recv, c.count, type, comm_, s);
+      case CollectiveKind::kReduceScatter:
+        return ncclReduceScatter(c.send, c.recv, c.count, type, ncclOp(c.op), comm_, s);
+      case CollectiveKind::kBarrier:
+        return ncclAllReduce(barrier_scratch_, barrier_scratch_, 1, ncclFloat32, ncclSum, comm_, s);
+    }
+    throw CommError("unknown collective");
+  }
+
   template <typename Launch>
-  WorkPtr enqueue(OpKind kind, Launch launch) {
+  WorkPtr enqueue(CollectiveKind kind, Launch launch) {
     if (failed_->load()) throw CommError("NCCL communicator failed earlier");
     const uint64_t seq = issued_.load() + 1;
     issued_.store(seq);
@@ -224,8 +191,8 @@ class NcclCommunicator final : public Communicator {
     checkCuda(cudaStreamWaitEvent(stream_, ready->e, 0), "cudaStreamWaitEvent");
     ncclResult_t rc = launch(stream_);
     if (rc != ncclSuccess && rc != ncclInProgress) {
-      throw CommError(std::string("NCCL: ") + ncclGetErrorString(rc), opKindName(kind), seq, rank_,
-                      host_);
+      throw CommError(std::string("NCCL: ") + ncclGetErrorString(rc), collectiveName(kind), seq,
+                      rank_, host_);
     }
     auto done = std::make_shared<Event>();
     checkCuda(cudaEventRecord(done->e, stream_), "cudaEventRecord");
@@ -250,9 +217,10 @@ class NcclCommunicator final : public Communicator {
       ncclResult_t async = ncclSuccess;
       ncclCommGetAsyncError(comm_, &async);
       if (async != ncclSuccess && async != ncclInProgress) {
-        std::string last = in_flight_.empty() ? std::string("none in flight")
-                                              : std::string(opKindName(in_flight_.front().kind)) +
-                                                    " #" + std::to_string(in_flight_.front().seq);
+        std::string last = in_flight_.empty()
+                               ? std::string("none in flight")
+                               : std::string(collectiveName(in_flight_.front().kind)) + " #" +
+                                     std::to_string(in_flight_.front().seq);
         fail("[l2face] rank " + std::to_string(rank_) + " (" + host_ +
              "): NCCL asynchronous error: " + ncclGetErrorString(async) +
              "; oldest collective in flight: " + last);

@@ -24,7 +24,7 @@ StoreArrivalBoard::~StoreArrivalBoard() {
   thread_.join();
 }
 
-void StoreArrivalBoard::arrive(uint64_t sequence, OpKind op) {
+void StoreArrivalBoard::arrive(uint64_t sequence, CollectiveKind op) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     latest_ = sequence;

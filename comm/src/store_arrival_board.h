@@ -20,7 +20,7 @@ class StoreArrivalBoard final : public ArrivalBoard {
  public:
   StoreArrivalBoard(std::shared_ptr<TcpStoreClient> client, int rank, int size);
   ~StoreArrivalBoard() override;
-  void arrive(uint64_t sequence, OpKind op) override;
+  void arrive(uint64_t sequence, CollectiveKind op) override;
   std::vector<Arrival> read(double budget_seconds) override;
 
  private:

@@ -50,23 +50,20 @@ Request parseRequest(const char* data, size_t size) {
       q.rank = r.i32();
       break;
     case Command::kSet:
-      q.key = r.str();
-      q.value = r.str();
-      break;
     case Command::kGet:
     case Command::kDelete:
+    case Command::kAdd:  // a key, then SET's value or ADD's delta
       q.key = r.str();
-      break;
-    case Command::kAdd:
-      q.key = r.str();
-      q.delta = r.i64();
+      if (q.command == Command::kSet) q.value = r.str();
+      if (q.command == Command::kAdd) q.delta = r.i64();
       break;
     case Command::kWait: {
       const uint32_t n = r.u32();
       // Each key takes at least its 4-byte length: a count the payload cannot hold is refused
       // before anything is allocated for it.
-      if (n > size / 4) throw ProtocolError("WAIT for " + std::to_string(n) + " keys in a " +
-                                            std::to_string(size) + "-byte message");
+      if (n > size / 4)
+        throw ProtocolError("WAIT for " + std::to_string(n) + " keys in a " + std::to_string(size) +
+                            "-byte message");
       q.keys.reserve(n);
       for (uint32_t i = 0; i < n; ++i) q.keys.push_back(r.str());
       q.timeout_ms = r.u64();

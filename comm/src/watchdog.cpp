@@ -11,22 +11,6 @@
 
 namespace l2face::comm {
 
-const char* opKindName(OpKind kind) {
-  switch (kind) {
-    case OpKind::kAllReduce:
-      return "allreduce";
-    case OpKind::kBroadcast:
-      return "broadcast";
-    case OpKind::kAllGather:
-      return "allgather";
-    case OpKind::kReduceScatter:
-      return "reducescatter";
-    case OpKind::kBarrier:
-      return "barrier";
-  }
-  return "?";
-}
-
 std::vector<int> ranksNotArrived(uint64_t sequence, const std::vector<Arrival>& arrivals) {
   std::vector<int> out;
   for (const Arrival& a : arrivals) {
@@ -45,12 +29,22 @@ std::string rankList(const std::vector<int>& ranks) {
   return s.str();
 }
 
+// The name of an op number read from another rank (which may be garbage after a crash).
+std::string opName(int op) {
+  try {
+    return collectiveName(static_cast<CollectiveKind>(op));
+  } catch (const CommError&) {
+    return "?";
+  }
+}
+
 }  // namespace
 
-std::string formatTimeoutMessage(int rank, const std::string& host, OpKind op, uint64_t sequence,
-                                 double timeout_seconds, const std::vector<Arrival>& arrivals) {
+std::string formatTimeoutMessage(int rank, const std::string& host, CollectiveKind op,
+                                 uint64_t sequence, double timeout_seconds,
+                                 const std::vector<Arrival>& arrivals) {
   std::ostringstream s;
-  s << "[l2face] rank " << rank << " (" << host << "): collective " << opKindName(op) << " #"
+  s << "[l2face] rank " << rank << " (" << host << "): collective " << collectiveName(op) << " #"
     << sequence << " did not complete within " << timeout_seconds
     << " s; ranks that did not arrive: ";
   if (arrivals.empty()) {
@@ -64,8 +58,7 @@ std::string formatTimeoutMessage(int rank, const std::string& host, OpKind op, u
     if (!a.responsive) {
       unresponsive.push_back(a.rank);
     } else if (a.sequence == sequence && a.op != static_cast<int>(op)) {
-      mismatched << (mismatched.tellp() > 0 ? ", " : "") << a.rank << " ("
-                 << opKindName(static_cast<OpKind>(a.op)) << ")";
+      mismatched << (mismatched.tellp() > 0 ? ", " : "") << a.rank << " (" << opName(a.op) << ")";
     }
   }
   if (!unresponsive.empty()) s << "; not responding (outside MPI): " << rankList(unresponsive);

@@ -1,20 +1,20 @@
-// The collective watchdog's vocabulary: op kinds, the per-rank arrival board, the timeout report.
+// The collective watchdog's vocabulary: the per-rank arrival board and the timeout report (the op
+// kinds and their names are communicator.h's CollectiveKind).
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-namespace l2face::comm {
+#include "l2face/comm/communicator.h"
 
-enum class OpKind : int { kAllReduce = 1, kBroadcast, kAllGather, kReduceScatter, kBarrier };
-const char* opKindName(OpKind kind);  // "allreduce", "broadcast", ...
+namespace l2face::comm {
 
 // The latest collective one rank has entered.
 struct Arrival {
   int rank = 0;
   uint64_t sequence = 0;   // 0: none yet
-  int op = 0;              // an OpKind
+  int op = 0;              // a CollectiveKind
   bool responsive = true;  // false: its value could not be read in time (the rank is not in MPI)
 };
 
@@ -25,7 +25,7 @@ class ArrivalBoard {
  public:
   virtual ~ArrivalBoard() = default;
   // Cheap: no communication on the caller's path.
-  virtual void arrive(uint64_t sequence, OpKind op) = 0;
+  virtual void arrive(uint64_t sequence, CollectiveKind op) = 0;
   // Every rank's latest arrival, spending at most budget_seconds waiting for unresponsive ranks.
   virtual std::vector<Arrival> read(double budget_seconds) = 0;
 };
@@ -34,8 +34,9 @@ class ArrivalBoard {
 // arrive: [a, b]" followed, when they apply, by the ranks that could not be read and the ranks that
 // entered a different collective under the same number (a broken same-order contract).
 // arrivals empty: no side channel, the list reads "unknown".
-std::string formatTimeoutMessage(int rank, const std::string& host, OpKind op, uint64_t sequence,
-                                 double timeout_seconds, const std::vector<Arrival>& arrivals);
+std::string formatTimeoutMessage(int rank, const std::string& host, CollectiveKind op,
+                                 uint64_t sequence, double timeout_seconds,
+                                 const std::vector<Arrival>& arrivals);
 
 // The ranks of arrivals that did not reach collective #sequence.
 std::vector<int> ranksNotArrived(uint64_t sequence, const std::vector<Arrival>& arrivals);

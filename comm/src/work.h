@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
@@ -32,11 +33,25 @@ class HostWork final : public Work {
     if (error_) std::rethrow_exception(error_);
   }
 
+  // Once done: from started() (when the backend called it) to completion.
+  double seconds() const override {
+    if (!done_.load(std::memory_order_acquire) || !started_) return -1;
+    return std::chrono::duration<double>(finished_at_ - started_at_).count();
+  }
+
+  // The backend begins running the collective (before complete() or fail(), same thread).
+  void started() {
+    started_at_ = Clock::now();
+    started_ = true;
+  }
   void complete() { finish(nullptr); }
   void fail(std::exception_ptr error) { finish(std::move(error)); }
 
  private:
+  using Clock = std::chrono::steady_clock;
+
   void finish(std::exception_ptr error) {
+    finished_at_ = Clock::now();
     {
       std::lock_guard<std::mutex> lock(mutex_);
       error_ = std::move(error);  // written before done_ is released, read after it is acquired
@@ -47,6 +62,9 @@ class HostWork final : public Work {
 
   std::atomic<bool> done_{false};
   std::exception_ptr error_;
+  // Written by the completing thread before done_ is released.
+  Clock::time_point started_at_, finished_at_;
+  bool started_ = false;
   std::mutex mutex_;
   std::condition_variable cv_;
 };

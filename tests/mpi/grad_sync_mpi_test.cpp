@@ -152,7 +152,16 @@ TEST(GradSyncMpi, UnusedParametersDoNotHangAndCountAsZero) {
     EXPECT_FLOAT_EQ(g[2][3], 2.f);
     EXPECT_EQ(g[3][0], 0.f);
   }
-  EXPECT_GT(sync.stats().exposed_seconds, 0.0);
+  const GradSyncStats stats = sync.stats();
+  EXPECT_GT(stats.exposed_seconds, 0.0);
+  // Every bucket's all-reduce was timed (3 steps × 4 buckets), by the backend itself.
+  EXPECT_EQ(stats.allreduces_timed, 12u);
+  ASSERT_EQ(stats.recent_allreduce_seconds.size(), 12u);
+  for (double s : stats.recent_allreduce_seconds) {
+    EXPECT_GE(s, 0.0);
+    if (c->size() > 1) EXPECT_GT(s, 0.0);  // ranks exchanged messages
+    EXPECT_LT(s, 20.0);
+  }
 }
 
 TEST(GradSyncMpi, DifferentModelsOnDifferentRanksAreRefused) {

@@ -11,7 +11,8 @@
 namespace l2face::trainer {
 namespace {
 
-// Runs after autograd accumulated parameter i's gradient into .grad: hand it to GradSync.
+// Runs after autograd accumulated parameter i's gradient into .grad: hand it to GradSync (with a
+// bucket view .grad already is the bucket's memory, and markReady only marks it ready).
 class ReadyHook final : public torch::autograd::PostAccumulateGradHook {
  public:
   ReadyHook(comm::GradSync& sync, size_t index) : sync_(sync), index_(index) {}
@@ -28,6 +29,15 @@ class ReadyHook final : public torch::autograd::PostAccumulateGradHook {
   comm::GradSync& sync_;
   size_t index_;
 };
+
+// Bucket views need host buckets and CPU parameters whose memory layout fits numel elements.
+bool viewsPossible(const comm::Communicator& comm, const std::vector<torch::Tensor>& params) {
+  if (comm.memoryKind() != comm::MemoryKind::kHost) return false;
+  for (const auto& p : params) {
+    if (!p.device().is_cpu() || !p.is_non_overlapping_and_dense()) return false;
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -48,18 +58,36 @@ DataParallel::DataParallel(comm::Communicator& comm, std::vector<torch::Tensor> 
     acc->tensor_post_acc_grad_hooks() = std::make_unique<ReadyHook>(*sync_, i);
     accumulators_.push_back(std::move(acc));
   }
+  if (viewsPossible(comm_, params_)) {
+    torch::NoGradGuard no_grad;
+    for (size_t i = 0; i < params_.size(); ++i) {
+      torch::Tensor& p = params_[i];
+      // The parameter's own strides, so that the gradient's layout is what autograd would make.
+      views_.push_back(torch::from_blob(sync_->gradView(i), p.sizes(), p.strides(), p.options()));
+      if (p.grad().defined()) views_.back().copy_(p.grad());
+      p.mutable_grad() = views_.back();
+    }
+  }
 }
 
 DataParallel::~DataParallel() {
   for (auto& acc : accumulators_) acc->tensor_post_acc_grad_hooks().reset();
+  // The buckets go with GradSync: gradients that are views get memory of their own.
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < views_.size(); ++i) {
+    torch::Tensor& p = params_[i];
+    if (p.grad().defined() && p.grad().is_same(views_[i])) p.mutable_grad() = views_[i].clone();
+  }
 }
 
 void DataParallel::broadcastFromRank0(const std::vector<torch::Tensor>& buffers) {
   torch::NoGradGuard no_grad;
   std::vector<comm::WorkPtr> work;
   auto send = [&](const torch::Tensor& t) {
-    if (!t.is_contiguous()) throw std::logic_error("data parallel: broadcast needs contiguous state");
-    work.push_back(comm_.broadcastAsync(t.data_ptr(), static_cast<size_t>(t.numel()), commDtype(t), 0));
+    if (!t.is_contiguous())
+      throw std::logic_error("data parallel: broadcast needs contiguous state");
+    work.push_back(
+        comm_.broadcastAsync(t.data_ptr(), static_cast<size_t>(t.numel()), commDtype(t), 0));
   };
   for (const auto& p : params_) send(p);
   for (const auto& b : buffers) {
@@ -68,13 +96,28 @@ void DataParallel::broadcastFromRank0(const std::vector<torch::Tensor>& buffers)
   for (auto& w : work) w->wait();
 }
 
+void DataParallel::zeroGrad() {
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    torch::Tensor& p = params_[i];
+    if (views_.empty()) {
+      if (p.grad().defined()) p.mutable_grad() = torch::Tensor();
+      continue;
+    }
+    if (!p.grad().defined() || !p.grad().is_same(views_[i])) p.mutable_grad() = views_[i];
+    views_[i].zero_();
+  }
+}
+
 void DataParallel::finish() {
   if (!sync_->syncEnabled()) return;
   std::vector<float*> grads(params_.size());
   for (size_t i = 0; i < params_.size(); ++i) {
     torch::Tensor& p = params_[i];
-    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);  // unused on this rank
-    grads[i] = p.grad().data_ptr<float>();
+    if (!p.grad().defined()) {  // unused on this rank: its view, or a new zero gradient
+      p.mutable_grad() = views_.empty() ? torch::zeros_like(p) : views_[i].zero_();
+    }
+    grads[i] = p.grad().data_ptr<float>();  // GradSync copies only when it is not the view
   }
   sync_->finish(grads.data());
 }

@@ -1,5 +1,7 @@
 // DataParallel: keeps replicas identical — rank 0's state broadcast at start, gradients averaged
-// by comm::GradSync while backward runs (post-accumulate-grad hooks, DDP's bucket order).
+// by comm::GradSync while backward runs (post-accumulate-grad hooks, DDP's bucket order). On the
+// host path the parameters' gradients are views into GradSync's buckets (DDP's
+// gradient_as_bucket_view): backward accumulates into the buckets and nothing is copied.
 #pragma once
 
 #include <torch/torch.h>
@@ -22,6 +24,13 @@ class DataParallel {
 
   // Copies rank 0's parameters and buffers to every rank (call once before training).
   void broadcastFromRank0(const std::vector<torch::Tensor>& buffers);
+  // Zeroes every parameter's gradient for a new step, in place: with bucket views each .grad is
+  // (again) its view, zero-filled, also after something set it to none or replaced it; without
+  // views .grad is left undefined (autograd allocates it). Call at the start of each step.
+  void zeroGrad();
+  // True when the gradients are bucket views: every parameter on the CPU, a host backend (the
+  // CUDA path copies gradients into the buckets and back, as GradSync::markReady/finish do).
+  bool gradientsAreBucketViews() const { return !views_.empty(); }
   // false during gradient-accumulation micro-steps: hooks do nothing, gradients keep accumulating.
   void setSync(bool enabled) { sync_->setSyncEnabled(enabled); }
   // After backward of a synchronising micro-step: waits for the buckets and writes the averages
@@ -33,6 +42,7 @@ class DataParallel {
   comm::Communicator& comm_;
   std::vector<torch::Tensor> params_;
   std::unique_ptr<comm::GradSync> sync_;
+  std::vector<torch::Tensor> views_;  // views_[i]: parameter i's gradient in its bucket, or none
   std::vector<std::shared_ptr<torch::autograd::Node>> accumulators_;  // keep the hooks alive
 };
 

@@ -1,6 +1,8 @@
 // RunMetrics: maps the loop's events onto the Prometheus metrics of monitoring::TrainingMetrics.
 #include "run_metrics.h"
 
+#include <algorithm>
+
 namespace l2face::trainer {
 namespace {
 
@@ -27,7 +29,9 @@ void RunMetrics::classifierShard(int64_t classes) {
   monitor_->metrics().classifier_shard_classes.Set(static_cast<double>(classes));
 }
 
-void RunMetrics::dataWait(double seconds) { monitor_->metrics().data_wait_seconds.Observe(seconds); }
+void RunMetrics::dataWait(double seconds) {
+  monitor_->metrics().data_wait_seconds.Observe(seconds);
+}
 
 void RunMetrics::stepDone(int64_t samples) {
   auto& m = monitor_->metrics();
@@ -57,6 +61,13 @@ void RunMetrics::window(const TrainSummary& s, int64_t epoch, double lr,
   sync_bytes_ = sync.bytes_reduced;
   m.comm_exposed_seconds.Increment(sync.exposed_seconds - sync_exposed_);
   sync_exposed_ = sync.exposed_seconds;
+  // Each bucket all-reduce since the last window (the latest ones, if more than GradSync keeps).
+  const auto& recent = sync.recent_allreduce_seconds;
+  const size_t fresh = static_cast<size_t>(std::min<uint64_t>(
+      sync.allreduces_timed - sync_allreduces_, static_cast<uint64_t>(recent.size())));
+  for (size_t i = recent.size() - fresh; i < recent.size(); ++i)
+    m.allreduce_seconds.Observe(recent[i]);
+  sync_allreduces_ = sync.allreduces_timed;
   m.updateProcessMetrics();
 }
 

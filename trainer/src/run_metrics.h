@@ -21,7 +21,7 @@ class RunMetrics {
   RunMetrics(const TrainerOptions& opt, const comm::RunContext& ctx);
   void dataWait(double seconds);
   void classifierShard(int64_t classes);  // classes whose weights this rank holds
-  void stepDone(int64_t samples);  // after the optimizer step
+  void stepDone(int64_t samples);         // after the optimizer step
   // At a logging boundary (the host has synchronised anyway).
   void window(const TrainSummary& s, int64_t epoch, double lr, const data::LoaderStats& loader,
               const comm::GradSyncStats& sync);
@@ -34,6 +34,7 @@ class RunMetrics {
   std::chrono::steady_clock::time_point last_step_;
   int64_t decode_errors_ = 0, skipped_ = 0;
   uint64_t sync_bytes_ = 0;
+  uint64_t sync_allreduces_ = 0;  // bucket all-reduces already observed
   double sync_exposed_ = 0;
 };
 

@@ -20,6 +20,7 @@ TrainStep::TrainStep(TrainModel& m, Optimizer& optimizer, comm::Communicator& co
 void TrainStep::begin(int64_t step) {
   step_ = step;
   optimizer_.zeroGrad();
+  if (dp_) dp_->zeroGrad();  // bucket views: back in place and zeroed
   if (m_.classifier) m_.classifier->zeroGrad();
   step_loss_ = torch::zeros({}, torch::TensorOptions().device(config_.device));
   correct_ = torch::zeros({}, torch::TensorOptions().device(config_.device).dtype(torch::kLong));

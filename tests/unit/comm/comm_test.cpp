@@ -80,20 +80,20 @@ TEST(CommError, NamesOpSequenceRankAndHost) {
 
 TEST(Watchdog, ReportListsRanksThatDidNotArrive) {
   std::vector<Arrival> a = {{0, 7, 1, true}, {1, 6, 1, true}, {2, 7, 1, true}, {3, 0, 0, false}};
-  std::string m = formatTimeoutMessage(0, "h0", OpKind::kAllReduce, 7, 2, a);
+  std::string m = formatTimeoutMessage(0, "h0", CollectiveKind::kAllReduce, 7, 2, a);
   EXPECT_EQ(m,
             "[l2face] rank 0 (h0): collective allreduce #7 did not complete within 2 s; ranks "
             "that did not arrive: [1, 3]; not responding (outside MPI): [3]");
   EXPECT_EQ(ranksNotArrived(7, a), (std::vector<int>{1, 3}));
-  EXPECT_EQ(formatTimeoutMessage(1, "h", OpKind::kBarrier, 2, 600, {}),
+  EXPECT_EQ(formatTimeoutMessage(1, "h", CollectiveKind::kBarrier, 2, 600, {}),
             "[l2face] rank 1 (h): collective barrier #2 did not complete within 600 s; ranks "
             "that did not arrive: unknown");
 }
 
 TEST(Watchdog, ReportNamesARankInADifferentCollective) {
-  std::vector<Arrival> a = {{0, 4, static_cast<int>(OpKind::kAllReduce), true},
-                            {1, 4, static_cast<int>(OpKind::kBroadcast), true}};
-  std::string m = formatTimeoutMessage(0, "h", OpKind::kAllReduce, 4, 1.5, a);
+  std::vector<Arrival> a = {{0, 4, static_cast<int>(CollectiveKind::kAllReduce), true},
+                            {1, 4, static_cast<int>(CollectiveKind::kBroadcast), true}};
+  std::string m = formatTimeoutMessage(0, "h", CollectiveKind::kAllReduce, 4, 1.5, a);
   EXPECT_NE(m.find("did not complete within 1.5 s; ranks that did not arrive: []"),
             std::string::npos);
   EXPECT_NE(m.find("ranks that entered a different collective as #4: 1 (broadcast)"),

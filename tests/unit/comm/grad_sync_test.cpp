@@ -10,45 +10,27 @@
 #include <thread>
 #include <vector>
 
+#include "fake_comm.h"
+
 using namespace l2face::comm;
 
 namespace {
 
 // A world of one that records the buffers of the all-reduces it is asked for, and whose works
 // complete only when release() is called, so tests can see what was launched before finish().
-class RecordingComm final : public Communicator {
+class RecordingComm final : public fakes::FakeComm {
  public:
-  struct Pending final : Work {
-    bool released = false;
-    bool done() override { return released; }
-    void wait() override { released = true; }
-  };
-  int rank() const override { return 0; }
-  int size() const override { return 1; }
-  std::string backend() const override { return "recording"; }
-  uint64_t sequence() const override { return seq_; }
-  WorkPtr allReduceAsync(void* data, size_t count, DType, ReduceOp op) override {
-    ++seq_;
-    EXPECT_EQ(op, ReduceOp::kAvg);
-    launched.push_back({static_cast<float*>(data), count});
-    return std::make_shared<Pending>();
-  }
-  WorkPtr broadcastAsync(void*, size_t, DType, int) override { return done(); }
-  WorkPtr allGatherAsync(const void*, void*, size_t, DType) override { return done(); }
-  WorkPtr reduceScatterAsync(const void*, void*, size_t, DType, ReduceOp) override {
-    return done();
-  }
-  WorkPtr barrierAsync() override { return done(); }
+  RecordingComm() : FakeComm(1, "recording") {}
   std::vector<std::pair<float*, size_t>> launched;
 
- private:
-  WorkPtr done() {
-    ++seq_;
-    auto w = std::make_shared<Pending>();
-    w->released = true;
-    return w;
+ protected:
+  WorkPtr launch(const Collective& c) override {
+    ++seq;
+    if (c.kind != CollectiveKind::kAllReduce) return std::make_shared<fakes::PendingWork>(true);
+    EXPECT_EQ(c.op, ReduceOp::kAvg);
+    launched.push_back({static_cast<float*>(c.recv), c.count});
+    return std::make_shared<fakes::PendingWork>();
   }
-  uint64_t seq_ = 0;
 };
 
 GradSyncOptions caps(size_t first, size_t rest) {
@@ -184,29 +166,17 @@ TEST(GradSync, ManyThreadsMayMarkReady) {
 // destructor, so they leaked. This world of two disagrees with itself (the other rank's hash is
 // 0); under ASan the test also checks that nothing leaks.
 TEST(GradSync, RefusedLayoutFreesTheBuckets) {
-  class DisagreeingComm final : public Communicator {
+  class DisagreeingComm final : public fakes::FakeComm {
    public:
-    struct Done final : Work {
-      bool done() override { return true; }
-      void wait() override {}
-    };
-    int rank() const override { return 0; }
-    int size() const override { return 2; }
-    std::string backend() const override { return "disagreeing"; }
-    uint64_t sequence() const override { return 0; }
-    WorkPtr allReduceAsync(void*, size_t, DType, ReduceOp) override { return done(); }
-    WorkPtr broadcastAsync(void*, size_t, DType, int) override { return done(); }
-    WorkPtr allGatherAsync(const void* send, void* recv, size_t count, DType) override {
-      std::memmove(recv, send, count * 8);  // this rank's block; rank 1's stays 0
-      return done();
-    }
-    WorkPtr reduceScatterAsync(const void*, void*, size_t, DType, ReduceOp) override {
-      return done();
-    }
-    WorkPtr barrierAsync() override { return done(); }
+    DisagreeingComm() : FakeComm(2, "disagreeing") {}
 
-   private:
-    static WorkPtr done() { return std::make_shared<Done>(); }
+   protected:
+    WorkPtr launch(const Collective& c) override {
+      if (c.kind == CollectiveKind::kAllGather) {
+        std::memmove(c.recv, c.send, c.count * 8);  // this rank's block; rank 1's stays 0
+      }
+      return std::make_shared<fakes::PendingWork>(true);
+    }
   } comm;
   GradSyncOptions o;
   o.first_bucket_bytes = 64;

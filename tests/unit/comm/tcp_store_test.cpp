@@ -312,9 +312,9 @@ TEST(StoreArrivalBoard, ShowsWhichRanksReachedACollective) {
   auto c0 = std::make_shared<TcpStoreClient>(clientOptions(server.port()));
   auto c1 = std::make_shared<TcpStoreClient>(clientOptions(server.port()));
   StoreArrivalBoard b0(c0, 0, 3), b1(c1, 1, 3);  // rank 2 never posts
-  b0.arrive(4, OpKind::kBarrier);
-  b0.arrive(5, OpKind::kAllReduce);  // bursts coalesce; the latest wins
-  b1.arrive(4, OpKind::kAllReduce);
+  b0.arrive(4, CollectiveKind::kBarrier);
+  b0.arrive(5, CollectiveKind::kAllReduce);  // bursts coalesce; the latest wins
+  b1.arrive(4, CollectiveKind::kAllReduce);
   std::vector<Arrival> a;
   for (int i = 0; i < 200; ++i) {  // the publisher threads write asynchronously
     a = b0.read(1);
@@ -322,7 +322,7 @@ TEST(StoreArrivalBoard, ShowsWhichRanksReachedACollective) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   ASSERT_EQ(a.size(), 3u);
-  EXPECT_EQ(a[0].op, static_cast<int>(OpKind::kAllReduce));
+  EXPECT_EQ(a[0].op, static_cast<int>(CollectiveKind::kAllReduce));
   EXPECT_EQ(ranksNotArrived(5, a), (std::vector<int>{1, 2}));
   EXPECT_EQ(ranksNotArrived(4, a), (std::vector<int>{2}));
 }

@@ -22,6 +22,78 @@ size_t dtypeBytes(DType t);
 const char* dtypeName(DType t);
 const char* reduceOpName(ReduceOp op);
 
+// The collectives. Values are stable: the watchdog's arrival boards carry them between ranks.
+enum class CollectiveKind : int {
+  kAllReduce = 1,
+  kBroadcast,
+  kAllGather,
+  kReduceScatter,
+  kBarrier
+};
+
+// What a kind does with its description's fields; one row per kind in collectiveTraits().
+struct CollectiveTraits {
+  const char* name;    // "allreduce", ...: the watchdog's and CommError's name of the op
+  bool has_buffers;    // false: no data (barrier)
+  bool in_place;       // send and recv are the same buffer
+  bool send_per_rank;  // send holds size() blocks of count elements (else one block)
+  bool recv_per_rank;  // recv holds size() blocks of count elements (else one block)
+  bool reduces;        // uses op
+  bool rooted;         // uses root
+};
+// Indexed by CollectiveKind − 1. Columns: name, has_buffers, in_place, send_per_rank,
+// recv_per_rank, reduces, rooted.
+inline constexpr CollectiveTraits kCollectiveTraits[] = {
+    {"allreduce", true, true, false, false, true, false},
+    {"broadcast", true, true, false, false, false, true},
+    {"allgather", true, false, false, true, false, false},
+    {"reducescatter", true, false, true, false, true, false},
+    {"barrier", false, false, false, false, false, false},
+};
+const CollectiveTraits& collectiveTraits(CollectiveKind kind);  // throws CommError when unknown
+inline const char* collectiveName(CollectiveKind kind) { return collectiveTraits(kind).name; }
+
+// One collective call: the single currency between callers, decorators and backends.
+//  allreduce:      in place on recv (count elements) — the reduction over ranks;
+//  broadcast:      in place on recv (count elements) — root's elements copied to every rank;
+//  allgather:      recv receives size() blocks of count elements, block r from rank r; send may
+//                  alias block rank() of recv;
+//  reducescatter:  send holds size() blocks of count elements; recv (count elements, not aliasing
+//                  send) receives the reduction of block rank() over all ranks;
+//  barrier:        no buffers.
+struct Collective {
+  CollectiveKind kind = CollectiveKind::kBarrier;
+  const void* send = nullptr;  // equal to recv for in-place kinds
+  void* recv = nullptr;
+  size_t count = 0;
+  DType dtype = DType::kFloat32;
+  ReduceOp op = ReduceOp::kSum;
+  int root = 0;
+
+  const CollectiveTraits& traits() const { return collectiveTraits(kind); }
+  const char* name() const { return traits().name; }
+  size_t sendBytes(int world_size) const;  // bytes read from send
+  size_t recvBytes(int world_size) const;  // bytes written to recv
+
+  static Collective allReduce(void* data, size_t count, DType dtype, ReduceOp op) {
+    return {CollectiveKind::kAllReduce, data, data, count, dtype, op, 0};
+  }
+  static Collective broadcast(void* data, size_t count, DType dtype, int root) {
+    return {CollectiveKind::kBroadcast, data, data, count, dtype, ReduceOp::kSum, root};
+  }
+  static Collective allGather(const void* send, void* recv, size_t count, DType dtype) {
+    return {CollectiveKind::kAllGather, send, recv, count, dtype, ReduceOp::kSum, 0};
+  }
+  static Collective reduceScatter(const void* send, void* recv, size_t count, DType dtype,
+                                  ReduceOp op) {
+    return {CollectiveKind::kReduceScatter, send, recv, count, dtype, op, 0};
+  }
+  static Collective barrier() { return {}; }
+};
+
+// Throws CommError when c cannot run in a world of world_size (a root outside it).
+void checkCollective(const Collective& c, int world_size);
+
 // Completion of one asynchronous collective. Thread-safety: all methods thread-safe.
 class Work {
  public:
@@ -32,6 +104,11 @@ class Work {
   // it failed. CUDA backends: makes the compute stream wait for the result (the host does not
   // block), like torch.distributed's work.wait().
   virtual void wait() = 0;
+  // Blocks the host until the collective is complete (for CUDA backends too), then as wait().
+  virtual void synchronize() { wait(); }
+  // Once done: seconds the backend spent running the collective (from its start, after any
+  // queueing, to its completion); negative when the backend does not measure it.
+  virtual double seconds() const { return -1; }
 };
 using WorkPtr = std::shared_ptr<Work>;
 
@@ -47,6 +124,9 @@ using WorkPtr = std::shared_ptr<Work>;
 // current CUDA device for kCuda (nccl). An asynchronous call's buffers must stay valid and
 // untouched until its Work is done (host) or waited on (CUDA). Collectives complete in the order
 // they were issued.
+//
+// Every collective enters through issue(), which checks the description and hands it to the
+// backend's one virtual launch(); the named helpers below only build descriptions.
 //
 // Thread-safety: calls must be externally serialised (one issuing thread at a time), since the
 // order of the calls is the contract; the backends' own threads are internal.
@@ -64,39 +144,52 @@ class Communicator {
   // Sequence number of the most recently issued collective (0 before the first).
   virtual uint64_t sequence() const = 0;
 
-  // In place: data holds count elements on every rank and receives the reduction.
-  virtual WorkPtr allReduceAsync(void* data, size_t count, DType dtype, ReduceOp op) = 0;
-  // In place: root's count elements are copied to every rank.
-  virtual WorkPtr broadcastAsync(void* data, size_t count, DType dtype, int root) = 0;
-  // recv receives size() blocks of count elements, block r from rank r. send may alias block
-  // rank() of recv.
-  virtual WorkPtr allGatherAsync(const void* send, void* recv, size_t count, DType dtype) = 0;
-  // send holds size() blocks of count elements; recv (count elements, not aliasing send) receives
-  // the reduction of block rank() over all ranks.
-  virtual WorkPtr reduceScatterAsync(const void* send, void* recv, size_t count, DType dtype,
-                                     ReduceOp op) = 0;
-  virtual WorkPtr barrierAsync() = 0;
+  // The front door: checks c (checkCollective) and launches it asynchronously.
+  WorkPtr issue(const Collective& c) {
+    checkCollective(c, size());
+    return launch(c);
+  }
 
-  // Blocking forms: the asynchronous call followed by wait().
-  virtual void allReduce(void* data, size_t count, DType dtype, ReduceOp op) {
+  WorkPtr allReduceAsync(void* data, size_t count, DType dtype, ReduceOp op) {
+    return issue(Collective::allReduce(data, count, dtype, op));
+  }
+  WorkPtr broadcastAsync(void* data, size_t count, DType dtype, int root) {
+    return issue(Collective::broadcast(data, count, dtype, root));
+  }
+  WorkPtr allGatherAsync(const void* send, void* recv, size_t count, DType dtype) {
+    return issue(Collective::allGather(send, recv, count, dtype));
+  }
+  WorkPtr reduceScatterAsync(const void* send, void* recv, size_t count, DType dtype, ReduceOp op) {
+    return issue(Collective::reduceScatter(send, recv, count, dtype, op));
+  }
+  WorkPtr barrierAsync() { return issue(Collective::barrier()); }
+
+  // Blocking forms: the asynchronous call followed by wait(). A barrier is about the host: it
+  // returns once every rank has reached it (synchronize()), on CUDA backends too.
+  void allReduce(void* data, size_t count, DType dtype, ReduceOp op) {
     allReduceAsync(data, count, dtype, op)->wait();
   }
-  virtual void broadcast(void* data, size_t count, DType dtype, int root) {
+  void broadcast(void* data, size_t count, DType dtype, int root) {
     broadcastAsync(data, count, dtype, root)->wait();
   }
-  virtual void allGather(const void* send, void* recv, size_t count, DType dtype) {
+  void allGather(const void* send, void* recv, size_t count, DType dtype) {
     allGatherAsync(send, recv, count, dtype)->wait();
   }
-  virtual void reduceScatter(const void* send, void* recv, size_t count, DType dtype, ReduceOp op) {
+  void reduceScatter(const void* send, void* recv, size_t count, DType dtype, ReduceOp op) {
     reduceScatterAsync(send, recv, count, dtype, op)->wait();
   }
-  virtual void barrier() { barrierAsync()->wait(); }
+  void barrier() { barrierAsync()->synchronize(); }
+
+ protected:
+  // The backend's one entry point: c has passed checkCollective for size().
+  virtual WorkPtr launch(const Collective& c) = 0;
 };
 
 // For the few small control-path collectives that hand host memory (checkpoint agreement,
 // preemption flags) on a device backend: a communicator with the same ranks and sequence as
 // `inner` whose buffers are host memory, copied to device memory and back around each collective
-// (synchronously: every Work it returns is complete). nullptr when inner already takes host memory
+// (synchronously: every Work it returns is complete). The host-staging decorator (staging.h)
+// around inner's launch. nullptr when inner already takes host memory
 // (use inner itself). `inner` must outlive it; calls on the two interleave in one order.
 std::unique_ptr<Communicator> makeHostView(Communicator& inner);
 

@@ -1,6 +1,7 @@
 // GradSync: averages float32 gradients across ranks in buckets, overlapped with the backward pass.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -26,6 +27,12 @@ struct GradSyncStats {
   uint64_t bytes_reduced = 0;  // gradient bytes all-reduced
   double exposed_seconds = 0;  // host time finish() waited for communication (not overlapped)
   double last_exposed_seconds = 0;
+  // Bucket all-reduces: how many were timed, and the durations of the latest of them (at most
+  // kRecentAllReduces, oldest first): the backend's own time when it measures it (mpi), else from
+  // launch until finish() saw it complete.
+  static constexpr size_t kRecentAllReduces = 4096;
+  uint64_t allreduces_timed = 0;
+  std::vector<double> recent_allreduce_seconds;
 };
 
 // Gradient synchronisation in the manner of PyTorch DDP, for float32 parameters:
@@ -93,10 +100,12 @@ class GradSync {
     size_t pending = 0;  // members not yet ready this step
     float* data = nullptr;
     WorkPtr work;
+    std::chrono::steady_clock::time_point launched;
   };
   void checkLayoutAcrossRanks();
   void launchReadyBuckets();  // holds mutex_
   void resetStep();
+  void waitBuckets();  // records each bucket's all-reduce time
 
   Communicator& comm_;
   GradSyncOptions options_;
