@@ -19,7 +19,6 @@ constexpr DTypeRow kDTypes[] = {
     {4, "float32"}, {8, "float64"}, {4, "int32"}, {8, "int64"}, {1, "uint8"}};
 // Indexed by ReduceOp.
 constexpr const char* kReduceOpNames[] = {"sum", "avg", "max", "min"};
-// Indexed by Backend.
 // The row of table for index i, or nullptr when i is outside it.
 template <typename T, size_t N>
 const T* row(const T (&table)[N], int i) {
