@@ -15,28 +15,18 @@ RunConsole::RunConsole(bool leader, const std::string& run_dir) : leader_(leader
 
 void RunConsole::window(const WindowReport& w) {
   if (!leader_) return;
+  const monitoring::ProgressSnapshot& p = w.progress;
   if (log_) {
-    const nlohmann::json line = {{"step", w.step},
-                                 {"epoch", w.epoch},
-                                 {"loss", w.loss},
-                                 {"accuracy", w.accuracy},
-                                 {"lr", w.lr},
-                                 {"alpha", w.alpha},
+    const nlohmann::json line = {{"step", p.step},
+                                 {"epoch", p.epoch},
+                                 {"loss", p.loss},
+                                 {"accuracy", p.accuracy},
+                                 {"lr", p.lr},
+                                 {"alpha", p.alpha},
                                  {"skipped_steps", w.skipped_total}};
     log_ << line.dump() << "\n" << std::flush;
   }
-  if (!progress_) return;
-  monitoring::ProgressSnapshot s;
-  s.step = w.step;
-  s.total_steps = w.total_steps;
-  s.epoch = w.epoch;
-  s.loss = w.loss;
-  s.accuracy = w.accuracy;
-  s.elapsed_seconds = w.elapsed_seconds;
-  s.images_per_second = w.images_per_second;
-  s.lr = w.lr;
-  s.alpha = w.alpha;
-  progress_->update(s);
+  if (progress_) progress_->update(p);
 }
 
 void RunConsole::say(const std::string& text) {

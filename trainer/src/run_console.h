@@ -11,18 +11,11 @@
 
 namespace l2face::trainer {
 
-// One logging window as the run reports it (global means under data parallelism).
+// One logging window as the run reports it (loss and accuracy: global means under data
+// parallelism).
 struct WindowReport {
-  int64_t step = 0;  // optimizer steps done
-  int64_t total_steps = 0;
-  int64_t epoch = 0;
-  double loss = 0;
-  double accuracy = 0;
-  double lr = 0;
-  double alpha = 0;
-  int64_t skipped_total = 0;
-  double elapsed_seconds = 0;
-  double images_per_second = 0;
+  monitoring::ProgressSnapshot progress;
+  int64_t skipped_total = 0;  // steps skipped for a non-finite loss or gradient, in all
 };
 
 // Not thread-safe; one owner (the training loop). Only the leader (rank 0) writes anything; on

@@ -176,17 +176,18 @@ void TrainingRun::logWindow(int64_t done, double lr) {
                    dp_ ? dp_->stats() : comm::GradSyncStats{});
 
   WindowReport r;
-  r.step = done;
-  r.total_steps = opt_.optim.max_steps;
-  r.epoch = epoch_;
-  r.loss = summary_.final_loss;
-  r.accuracy = summary_.train_accuracy;
-  r.lr = lr;
-  r.alpha = summary_.alpha;
+  monitoring::ProgressSnapshot& p = r.progress;
+  p.step = done;
+  p.total_steps = opt_.optim.max_steps;
+  p.epoch = epoch_;
+  p.loss = summary_.final_loss;
+  p.accuracy = summary_.train_accuracy;
+  p.lr = lr;
+  p.alpha = summary_.alpha;
+  p.elapsed_seconds = secondsSince(t0_);
+  p.images_per_second = static_cast<double>(done - position_.step) * accumulate_ *
+                        position_.global_batch / p.elapsed_seconds;
   r.skipped_total = w.skipped_total;
-  r.elapsed_seconds = secondsSince(t0_);
-  r.images_per_second = static_cast<double>(done - position_.step) * accumulate_ *
-                        position_.global_batch / r.elapsed_seconds;
   console_->window(r);
   window_steps_ = 0;
   window_start_ = done;

@@ -22,17 +22,9 @@ struct CommOptions {
 // that code which only configures (launch's configuration library) links nothing of comm.
 Backend backendFromName(const std::string& name);
 inline const char* backendName(Backend backend) {
-  switch (backend) {
-    case Backend::kAuto:
-      return "auto";
-    case Backend::kLocal:
-      return "local";
-    case Backend::kMpi:
-      return "mpi";
-    case Backend::kNccl:
-      return "nccl";
-  }
-  return "?";
+  constexpr const char* kNames[] = {"auto", "local", "mpi", "nccl"};  // indexed by Backend
+  const auto i = static_cast<unsigned>(backend);
+  return i < sizeof(kNames) / sizeof(kNames[0]) ? kNames[i] : "?";
 }
 
 }  // namespace l2face::comm
