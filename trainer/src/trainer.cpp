@@ -97,7 +97,7 @@ void refuseNonFinite(const TrainerOptions& opt, Model& m, comm::Communicator& co
 
 void reportAlpha(const TrainerOptions& opt, const Model& m, int64_t num_classes,
                  TrainSummary& summary) {
-  if (num_classes <= 2 || (opt.head.type != "l2_softmax" && !m.head->normalised())) return;
+  if (num_classes <= 2 || (opt.head.type != HeadType::kL2Softmax && !m.head->normalised())) return;
   summary.alpha_low = alphaLowerBound(num_classes, opt.head.p);
   const char* name = m.head->normalised() ? "scale s" : "alpha";
   std::cerr << "[l2face] " << name << " = " << summary.alpha
@@ -150,22 +150,23 @@ TrainSummary train(const TrainerOptions& opt, comm::Communicator& comm,
   std::unique_ptr<comm::Communicator> host_view = comm::makeHostView(comm);
   comm::Communicator& control = host_view ? *host_view : comm;
   const std::optional<ResumeSource> source = findResumeSource(opt.resume, opt.run.dir, control);
-  std::string placement = resolveClassifierParallel(opt.classifier, world, num_classes);
+  ClassifierPlacement placement = resolveClassifierParallel(opt.classifier, world, num_classes);
   if (source) {
     checkCompatible(*source, geo, opt.optim.type);
-    if (opt.classifier.parallel == "auto") {
+    if (opt.classifier.parallel == ClassifierPlacement::kAuto) {
       placement = source->placement();  // auto follows the checkpoint: P -> P' keeps its layout
     } else if (placement != source->placement()) {
       throw IncompatibleCheckpoint("checkpoint " + source->dir + " holds a " +
-                                   source->placement() + " classifier; this run asks for " +
-                                   placement + " (classifier.parallel: auto follows the checkpoint)");
+                                   enumName(source->placement()) +
+                                   " classifier; this run asks for " + enumName(placement) +
+                                   " (classifier.parallel: auto follows the checkpoint)");
     }
-    if (placement == "replicated" && opt.classifier.sample_rate < 1) {
+    if (placement == ClassifierPlacement::kReplicated && opt.classifier.sample_rate < 1) {
       throw IncompatibleCheckpoint("classifier.sample_rate < 1 needs a sharded classifier; " +
                                    source->dir + " holds a replicated one");
     }
   }
-  const bool sharded = placement == "sharded";
+  const bool sharded = placement == ClassifierPlacement::kSharded;
   Model m;
   m.backbone = makeBackbone(opt.model, opt.data.image_size);
   m.head = Head(opt.head, opt.model.embedding_dim, num_classes, opt.run.seed, !sharded);
