@@ -53,7 +53,7 @@ struct EnumNames<ClassifierPlacement> {
        "classifier.sample_rate < 1"},
       {ClassifierPlacement::kReplicated, "replicated", "a full copy on every rank"},
       {ClassifierPlacement::kSharded, "sharded",
-       "rank r owns a contiguous block of classes; exact distributed softmax"},
+       "rank r owns a contiguous block of classes, with the exact distributed softmax"},
   };
 };
 
@@ -94,13 +94,13 @@ struct ModelOptions {
 
 struct HeadOptions {
   HeadType type = HeadType::kL2Softmax;
-  double alpha = 16.0;              // radius of the feature hypersphere (l2_softmax)
-  bool alpha_auto = false;          // α = α_low(C, p) = log(p(C-2)/(1-p))
-  bool alpha_learnable = false;     // α is a trained scalar, initialised from alpha / auto
-  double p = 0.9;                   // target softmax probability for the auto α bound
-  bool bias = true;                 // classifier bias (l2_softmax, softmax)
-  double scale = 64.0;              // s of the normalised heads (normface, cosface, arcface)
-  double margin = 0.5;              // m: arcface angle (radians), cosface cosine margin
+  double alpha = 16.0;           // radius of the feature hypersphere (l2_softmax)
+  bool alpha_auto = false;       // α = α_low(C, p) = log(p(C-2)/(1-p))
+  bool alpha_learnable = false;  // α is a trained scalar, initialised from alpha / auto
+  double p = 0.9;                // target softmax probability for the auto α bound
+  bool bias = true;              // classifier bias (l2_softmax, softmax)
+  double scale = 64.0;           // s of the normalised heads (normface, cosface, arcface)
+  double margin = 0.5;           // m: arcface angle (radians), cosface cosine margin
 };
 
 struct ClassifierOptions {
