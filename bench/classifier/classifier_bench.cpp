@@ -61,10 +61,15 @@ int main(int argc, char** argv) {
   auto comm = comm::makeCommunicator(comm::CommOptions{}, comm::runContextFromEnvironment());
   const int rank = comm->rank(), world = comm->size();
   HeadOptions head;
-  head.type = head_type;
+  if (auto type = enumFromName<HeadType>(head_type)) {
+    head.type = *type;
+  } else {
+    std::cerr << "unknown --head " << head_type << " (" << enumChoices<HeadType>() << ")\n";
+    return 2;
+  }
   OptimOptions optim;
   ClassifierOptions cls;
-  cls.parallel = "sharded";
+  cls.parallel = ClassifierPlacement::kSharded;
   cls.sample_rate = sample_rate;
   torch::Tensor features = torch::nn::functional::normalize(
       torch::randn({batch, dim}), torch::nn::functional::NormalizeFuncOptions().dim(1)) * 30;

@@ -3,16 +3,10 @@
 
 #include <cmath>
 
+#include "l2face/data/seed_mix.h"
+
 namespace l2face::data {
 namespace {
-
-constexpr uint64_t kGolden = 0x9E3779B97F4A7C15ULL;
-
-uint64_t fmix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
 
 uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
@@ -22,18 +16,18 @@ uint64_t mixSeed(uint64_t seed, uint64_t a, uint64_t b, uint64_t c) {
   // Each input gets its own offset and is finalised before being folded in, and the state is
   // finalised between folds, so argument positions matter: mixSeed(s, a) != mixSeed(a, s) and
   // small consecutive values do not produce correlated streams.
-  uint64_t h = fmix64(seed ^ 0x243F6A8885A308D3ULL);
-  h = fmix64(h ^ fmix64(a + kGolden));
-  h = fmix64(h ^ fmix64(b + 0x632BE59BD9B4E019ULL));
-  h = fmix64(h ^ fmix64(c + 0x85157AF5C2B2AE3DULL));
+  uint64_t h = mix64(seed ^ 0x243F6A8885A308D3ULL);
+  h = mix64(h ^ mix64(a + kGoldenGamma));
+  h = mix64(h ^ mix64(b + 0x632BE59BD9B4E019ULL));
+  h = mix64(h ^ mix64(c + 0x85157AF5C2B2AE3DULL));
   return h;
 }
 
 Rng::Rng(uint64_t seed) {
   uint64_t s = seed;
   for (auto& word : state_) {
-    s += kGolden;
-    word = fmix64(s);
+    s += kGoldenGamma;
+    word = mix64(s);
   }
 }
 

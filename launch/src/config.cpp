@@ -248,7 +248,8 @@ void Loader::checkCrossKeys() const {
     failPair("run.precision", "run.device",
              "run.precision bf16 needs CUDA; on run.device cpu use fp32 (or auto)");
   }
-  if (c.classifier.parallel == "replicated" && c.classifier.sample_rate < 1) {
+  if (c.classifier.parallel == trainer::ClassifierPlacement::kReplicated &&
+      c.classifier.sample_rate < 1) {
     failPair("classifier.sample_rate", "classifier.parallel",
              "classifier.sample_rate < 1 needs classifier.parallel sharded (or auto): the "
              "replicated classifier computes every class");

@@ -32,6 +32,37 @@ KeySpec field(const char* section, const char* key, S trainer::TrainConfig::*sec
   return k;
 }
 
+// An entry for an enum member: the allowed words, the parsing and the canonical text all come from
+// the enum's name table (trainer::EnumNames), the doc from `lead` plus each word's meaning.
+template <class S, class E>
+KeySpec enumField(const char* section, const char* key, S Config::*sec, E S::*member,
+                  const std::string& lead) {
+  std::vector<std::string> names;
+  std::string doc = lead;
+  for (const auto& e : trainer::EnumNames<E>::table) {
+    names.push_back(e.name);
+    doc += (names.size() == 1 ? ": " : "; ") + std::string(e.name) + " = " + e.doc;
+  }
+  const Constraint c = oneOf(names);
+  KeySpec k;
+  k.section = section;
+  k.key = key;
+  k.type = typeName<std::string>();
+  k.allowed = describe(c);
+  k.doc = doc;
+  k.set = [sec, member, c](Config& cfg, const YAML::Node& node) -> Problem {
+    std::string word;
+    if (auto p = parseValue(node, word)) return p;
+    if (auto p = checkValue(c, word)) return p;
+    (cfg.*sec).*member = *trainer::enumFromName<E>(word);
+    return std::nullopt;
+  };
+  k.get = [sec, member](const Config& cfg) {
+    return formatValue(std::string(trainer::enumName((cfg.*sec).*member)));
+  };
+  return k;
+}
+
 // head.alpha is a number or the word auto: two fields (alpha, alpha_auto) behind one key.
 KeySpec alphaKey() {
   KeySpec k;
@@ -177,10 +208,7 @@ std::vector<KeySpec> buildTable() {
       field("model", "dropout", M, &ModelOptions::dropout, halfOpen(0, 1, false),
             "Dropout probability before the embedding FC (tiny, iresnet*)"),
 
-      field("head", "type", H, &HeadOptions::type,
-            oneOf({"l2_softmax", "softmax", "normface", "cosface", "arcface"}),
-            "l2_softmax = features L2-normalised and scaled by α; softmax = no constraint; "
-            "normface/cosface/arcface = normalised features and weights (docs/losses.md)"),
+      enumField("head", "type", H, &HeadOptions::type, "Classification head (docs/losses.md)"),
       alphaKey(),
       field("head", "alpha_learnable", H, &HeadOptions::alpha_learnable, any,
             "l2_softmax: train α as a parameter, starting from head.alpha (or auto)"),
@@ -193,12 +221,8 @@ std::vector<KeySpec> buildTable() {
       field("head", "margin", H, &HeadOptions::margin, atLeast(0),
             "Margin m: arcface cos(θ + m), m in radians (0.5); cosface cos θ − m (0.35-0.4)"),
 
-      field("classifier", "parallel", &Config::classifier, &ClassifierOptions::parallel,
-            oneOf({"auto", "replicated", "sharded"}),
-            "Placement of the class weights: replicated (a full copy on every rank), sharded "
-            "(rank r owns a contiguous block of classes; exact distributed softmax), or auto "
-            "(sharded when world > 1 and C >= classifier.shard_min_classes, or when "
-            "classifier.sample_rate < 1)"),
+      enumField("classifier", "parallel", &Config::classifier, &ClassifierOptions::parallel,
+                "Placement of the class weights"),
       field("classifier", "shard_min_classes", &Config::classifier,
             &ClassifierOptions::shard_min_classes, atLeast(1),
             "With parallel auto: the number of classes from which a multi-rank run shards"),
@@ -208,8 +232,7 @@ std::vector<KeySpec> buildTable() {
             "global batch plus a random subset of the rest; only those rows are updated. "
             "1 = exact softmax"),
 
-      field("optim", "type", O, &OptimOptions::type, oneOf({"sgd", "adamw"}),
-            "Optimizer: sgd (momentum, L2 weight decay) or adamw (decoupled weight decay)"),
+      enumField("optim", "type", O, &OptimOptions::type, "Optimizer"),
       field("optim", "lr", O, &OptimOptions::lr, greaterThan(0), "Learning rate after warmup"),
       field("optim", "momentum", O, &OptimOptions::momentum, halfOpen(0, 1, false), "SGD momentum"),
       field("optim", "weight_decay", O, &OptimOptions::weight_decay, atLeast(0),

@@ -1,18 +1,22 @@
 // The model-parallel classifier against a single-process full-softmax reference (the replicated
 // head, in float64): loss, ∂L/∂logits, class-weight and bias gradients, feature gradients and
 // accuracy for every head type, over 1-4 ranks with C not divisible by P; negative-class
-// sampling (positives kept, deterministic, restricted-softmax exact); optimizer steps.
+// sampling (positives kept, deterministic, restricted-softmax exact); optimizer steps; and the
+// distributed cross-entropy alone against the replicated softmax cross-entropy.
+#include "sharded_classifier.h"
+
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <set>
 
+#include "distributed_cross_entropy.h"
 #include "head.h"
+#include "margin.h"
 #include "mpi_test_util.h"
 #include "optimizer.h"
-#include "sharded_classifier.h"
 #include "tensor_comm.h"
 
 using namespace l2face;
@@ -29,10 +33,10 @@ std::unique_ptr<comm::Communicator> world() { return comm::testing::mpiCommunica
 
 HeadOptions headOf(const std::string& type) {
   HeadOptions h;
-  h.type = type;
+  h.type = *enumFromName<HeadType>(type);
   h.alpha = 6.0;
   h.scale = 16.0;
-  h.margin = type == "cosface" ? 0.35 : 0.5;
+  h.margin = h.type == HeadType::kCosFace ? 0.35 : 0.5;
   return h;
 }
 
@@ -104,7 +108,7 @@ void checkAgainstReference(const std::string& type, torch::Dtype dtype, double t
   HeadOptions h = headOf(type);
   OptimOptions o;
   ClassifierOptions cls;
-  cls.parallel = "sharded";
+  cls.parallel = ClassifierPlacement::kSharded;
   cls.sample_rate = sample_rate;
   const uint64_t seed = 11;
   Batch b = globalBatch(p, 5);
@@ -190,7 +194,7 @@ TEST(ShardedClassifier, SamplingKeepsPositivesIsDeterministicAndExactOnTheKeptCl
   HeadOptions h = headOf("arcface");
   OptimOptions o;
   ClassifierOptions cls;
-  cls.parallel = "sharded";
+  cls.parallel = ClassifierPlacement::kSharded;
   cls.sample_rate = 0.1;
   at::Generator g = at::make_generator<at::CPUGeneratorImpl>(3);
   torch::Tensor e = torch::randn({p * kPerRank, kDim}, g, torch::kDouble);
@@ -245,12 +249,12 @@ TEST(ShardedClassifier, OptimizerStepsMatchTheReplicatedHead) {
   auto world_comm = world();
   comm::Communicator& c = *world_comm;
   const int p = c.size(), rank = c.rank();
-  for (const std::string optim : {"sgd", "adamw"}) {
+  for (const OptimType optim : {OptimType::kSgd, OptimType::kAdamW}) {
     HeadOptions h = headOf("l2_softmax");
     OptimOptions o;
     o.type = optim;
     o.momentum = 0.9;
-    o.nesterov = optim == "sgd";
+    o.nesterov = optim == OptimType::kSgd;
     o.weight_decay = 5e-3;
     o.no_decay_bn_bias = true;
     ClassifierOptions cls;
@@ -269,8 +273,10 @@ TEST(ShardedClassifier, OptimizerStepsMatchTheReplicatedHead) {
       sc.step(0.5, torch::Tensor());
     }
     const ClassRange r = sc.range();
-    expectClose(sc.weight(), ref->weight.narrow(0, r.begin, r.size()), 1e-10, optim + " weights");
-    expectClose(sc.bias(), ref->bias.narrow(0, r.begin, r.size()), 1e-10, optim + " bias");
+    expectClose(sc.weight(), ref->weight.narrow(0, r.begin, r.size()), 1e-10,
+                std::string(enumName(optim)) + " weights");
+    expectClose(sc.bias(), ref->bias.narrow(0, r.begin, r.size()), 1e-10,
+                std::string(enumName(optim)) + " bias");
   }
 }
 
@@ -283,7 +289,7 @@ TEST(ShardedClassifier, SkipFlagAndUntouchedRows) {
   HeadOptions h = headOf("cosface");
   OptimOptions o;
   ClassifierOptions cls;
-  cls.parallel = "sharded";
+  cls.parallel = ClassifierPlacement::kSharded;
   cls.sample_rate = 0.2;
   const int64_t classes = 500;
   ShardedClassifier sc(h, o, cls, classes, kDim, 9, c, torch::kCPU);
@@ -301,6 +307,45 @@ TEST(ShardedClassifier, SkipFlagAndUntouchedRows) {
   torch::Tensor kept = torch::zeros({sc.range().size()}, torch::kBool);
   if (sc.lastRows().numel() > 0) kept.index_fill_(0, sc.lastRows() - sc.range().begin, true);
   EXPECT_TRUE(torch::equal(moved, kept)) << "only the sampled rows move";
+}
+
+// distributedCrossEntropy alone: rank r holds its classRange rows of one global score matrix.
+// Loss, accuracy and ∂L/∂scores equal the replicated softmax cross-entropy in float64, with and
+// without a margin callable; with 2 classes, ranks beyond the second hold no rows.
+TEST(DistributedCrossEntropy, MatchesTheReplicatedSoftmaxCrossEntropy) {
+  auto world_comm = world();
+  comm::Communicator& c = *world_comm;
+  const int p = c.size(), rank = c.rank();
+  const double s = 8;
+  const Margin margin{0, 0.35};
+  for (const int64_t classes : {kClasses, int64_t{2}}) {
+    for (const bool with_margin : {false, true}) {
+      SCOPED_TRACE(std::to_string(classes) + (with_margin ? " classes, margin" : " classes"));
+      at::Generator g = at::make_generator<at::CPUGeneratorImpl>(17);
+      const int64_t n = p * kPerRank;
+      const torch::Tensor scores = torch::tanh(torch::randn({n, classes}, g, torch::kDouble)) * s;
+      const torch::Tensor labels = torch::randint(0, classes, {n}, g, torch::kLong);
+      MarginFn fn;
+      if (with_margin) fn = [&](const torch::Tensor& t) { return marginTarget(t / s, margin) * s; };
+      const ClassRange r = classRange(classes, p, rank);
+      torch::Tensor logits = scores.t().narrow(0, r.begin, r.size()).contiguous();
+      const torch::Tensor mine = labels.ge(r.begin).logical_and(labels.lt(r.end));
+      const torch::Tensor target_row = torch::where(mine, labels - r.begin, -1);
+      const CrossEntropyResult ce = distributedCrossEntropy(logits, target_row, fn, c, 1.0);
+      chainThroughMargin(logits, ce);
+
+      torch::Tensor x = scores.clone().requires_grad_(true);
+      torch::Tensor z = with_margin ? marginLogits(x / s, labels, s, margin) : x;
+      torch::Tensor per = torch::nn::functional::cross_entropy(
+          z, labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
+      per.mean().backward();
+      EXPECT_LE((ce.loss - per.detach()).abs().max().item<double>(), 1e-10);
+      const torch::Tensor want = x.grad().t().narrow(0, r.begin, r.size());
+      ASSERT_EQ(logits.sizes(), want.sizes());
+      if (want.numel() > 0) EXPECT_LE((logits - want).abs().max().item<double>(), 1e-10);
+      EXPECT_TRUE(torch::equal(ce.correct, scores.argmax(1).eq(labels)));
+    }
+  }
 }
 
 }  // namespace

@@ -8,8 +8,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "l2face/data/seed_mix.h"
 #include "l2face/trainer/alpha.h"
-#include "margin.h"
 
 namespace l2face::trainer {
 namespace {
@@ -19,34 +19,47 @@ torch::Tensor atLeastFloat(const torch::Tensor& t) {
   return t.scalar_type() == torch::kDouble ? t : t.to(torch::kFloat);
 }
 
-torch::Tensor unit(const torch::Tensor& t) {  // eps keeps a zero vector finite
-  return t / t.norm(2, /*dim=*/1, /*keepdim=*/true).clamp_min(1e-12);
-}
-
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
-// The generator of block `block` of stream `stream` (0: weights, 1: bias).
+// The generator of block `block` of stream `stream` (0: weights, 1: bias): two splitmix64 steps.
 at::Generator blockGenerator(uint64_t seed, int64_t block, int stream) {
-  return at::make_generator<at::CPUGeneratorImpl>(
-      splitmix64(splitmix64(seed) ^ (static_cast<uint64_t>(block) * 2 + stream)));
+  const uint64_t key =
+      data::mix64(seed + data::kGoldenGamma) ^ (static_cast<uint64_t>(block) * 2 + stream);
+  return at::make_generator<at::CPUGeneratorImpl>(data::mix64(key + data::kGoldenGamma));
 }
 
-bool isNormalised(const std::string& type) {
-  return type == "normface" || type == "cosface" || type == "arcface";
+bool isNormalised(HeadType type) {
+  return type == HeadType::kNormFace || type == HeadType::kCosFace || type == HeadType::kArcFace;
+}
+
+// The target margin of a normalised head, validated.
+Margin marginOf(const HeadOptions& opt) {
+  if (!(opt.margin >= 0)) throw std::invalid_argument("head.margin must be >= 0");
+  switch (opt.type) {
+    case HeadType::kArcFace:
+      if (!(opt.margin < M_PI / 2)) {
+        throw std::invalid_argument("head.margin of arcface is an angle in radians; must be < π/2");
+      }
+      return {opt.margin, 0};
+    case HeadType::kCosFace:
+      if (!(opt.margin < 2)) {
+        throw std::invalid_argument("head.margin of cosface must be < 2 (cosines span [-1, 1])");
+      }
+      return {0, opt.margin};
+    default:
+      return {};
+  }
 }
 
 }  // namespace
 
-ClassRows initialClassRows(const HeadOptions& opt, int64_t begin, int64_t end, int dim,
+torch::Tensor unitRows(const torch::Tensor& t) {
+  return t / t.norm(2, /*dim=*/1, /*keepdim=*/true).clamp_min(1e-12);
+}
+
+ClassRows initialClassRows(const HeadSpec& spec, int64_t begin, int64_t end, int dim,
                            uint64_t seed) {
   if (begin < 0 || end < begin || dim < 1) throw std::invalid_argument("initialClassRows: bad range");
-  const bool normalised = isNormalised(opt.type);
-  const bool with_bias = !normalised && opt.bias;
+  const bool normalised = spec.normalised;
+  const bool with_bias = spec.bias;
   const double bound = 1.0 / std::sqrt(static_cast<double>(dim));
   ClassRows out;
   out.weight = torch::empty({end - begin, dim}, torch::kFloat);
@@ -81,58 +94,58 @@ double alphaLowerBound(int64_t num_classes, double p) {
 }
 
 double resolveAlpha(const HeadOptions& opt, int64_t num_classes) {
-  if (opt.type != "l2_softmax") return 0;
+  if (opt.type != HeadType::kL2Softmax) return 0;
   if (opt.alpha_auto) return alphaLowerBound(num_classes, opt.p);
   if (!(opt.alpha > 0)) throw std::invalid_argument("head.alpha must be > 0");
   return opt.alpha;
 }
 
+HeadSpec resolveHeadSpec(const HeadOptions& opt, int64_t num_classes) {
+  if (num_classes < 1) throw std::invalid_argument("a head needs at least one class");
+  HeadSpec spec;
+  spec.type = opt.type;
+  spec.unit_features = opt.type != HeadType::kSoftmax;
+  spec.normalised = isNormalised(opt.type);
+  if (opt.alpha_learnable && opt.type != HeadType::kL2Softmax) {
+    throw std::invalid_argument(
+        std::string("head.alpha_learnable applies to head.type l2_softmax ") + "only, not " +
+        enumName(opt.type) + " (the normalised heads scale by head.scale)");
+  }
+  if (spec.normalised) {
+    if (!(opt.scale > 0)) throw std::invalid_argument("head.scale must be > 0");
+    spec.margin = marginOf(opt);
+    spec.alpha = opt.scale;
+    return spec;
+  }
+  spec.bias = opt.bias;
+  spec.alpha_learnable = opt.alpha_learnable;
+  spec.alpha = resolveAlpha(opt, num_classes);
+  return spec;
+}
+
 HeadImpl::HeadImpl(const HeadOptions& opt, int embedding_dim, int64_t num_classes, uint64_t seed,
                    bool with_classifier)
-    : type(opt.type), with_classifier_(with_classifier) {
-  if (type != "l2_softmax" && type != "softmax" && type != "normface" && type != "cosface" &&
-      type != "arcface") {
-    throw std::invalid_argument("unknown head.type '" + type +
-                                "' (available: l2_softmax, softmax, normface, cosface, arcface)");
-  }
+    : HeadImpl(resolveHeadSpec(opt, num_classes), embedding_dim, num_classes, seed,
+               with_classifier) {}
+
+HeadImpl::HeadImpl(const HeadSpec& spec, int embedding_dim, int64_t num_classes, uint64_t seed,
+                   bool with_classifier)
+    : spec_(spec), with_classifier_(with_classifier) {
   if (num_classes < 1) throw std::invalid_argument("a head needs at least one class");
-  if (opt.alpha_learnable && type != "l2_softmax") {
-    throw std::invalid_argument("head.alpha_learnable applies to head.type l2_softmax only, not " +
-                                type + " (the normalised heads scale by head.scale)");
-  }
-  normalised_ = isNormalised(type);
-  ClassRows rows;
-  if (with_classifier_) rows = initialClassRows(opt, 0, num_classes, embedding_dim, seed);
-  if (normalised_) {
-    if (!(opt.scale > 0)) throw std::invalid_argument("head.scale must be > 0");
-    if (!(opt.margin >= 0)) throw std::invalid_argument("head.margin must be >= 0");
-    if (type == "arcface" && !(opt.margin < M_PI / 2)) {
-      throw std::invalid_argument("head.margin of arcface is an angle in radians; must be < π/2");
-    }
-    if (type == "cosface" && !(opt.margin < 2)) {
-      throw std::invalid_argument("head.margin of cosface must be < 2 (cosines span [-1, 1])");
-    }
-    scale_ = opt.scale;
-    angle_margin_ = type == "arcface" ? opt.margin : 0;
-    cosine_margin_ = type == "cosface" ? opt.margin : 0;
-    // PartialFC's initialisation: N(0, 0.01); only the direction matters after normalisation.
-    if (with_classifier_) weight = register_parameter("weight", rows.weight);
-    alpha_ = register_buffer("alpha", torch::tensor(scale_, torch::kFloat));
-    return;
-  }
-  alpha_learnable_ = opt.alpha_learnable;
-  torch::Tensor alpha = torch::tensor(resolveAlpha(opt, num_classes), torch::kFloat);
-  alpha_ = alpha_learnable_ ? register_parameter("alpha", alpha) : register_buffer("alpha", alpha);
-  if (with_classifier_) {
-    weight = register_parameter("weight", rows.weight);
-    if (opt.bias) bias = register_parameter("bias", rows.bias);
-  }
+  // Normalised heads: s as a buffer (saved, never trained); l2_softmax: α, trained or not.
+  torch::Tensor alpha = torch::tensor(spec_.alpha, torch::kFloat);
+  alpha_ =
+      spec_.alpha_learnable ? register_parameter("alpha", alpha) : register_buffer("alpha", alpha);
+  if (!with_classifier_) return;
+  ClassRows rows = initialClassRows(spec_, 0, num_classes, embedding_dim, seed);
+  weight = register_parameter("weight", rows.weight);
+  if (spec_.bias) bias = register_parameter("bias", rows.bias);
 }
 
 torch::Tensor HeadImpl::constrain(const torch::Tensor& embeddings) {
-  if (type == "softmax") return atLeastFloat(embeddings);
-  torch::Tensor f = unit(atLeastFloat(embeddings));
-  if (normalised_) return f;
+  if (!spec_.unit_features) return atLeastFloat(embeddings);
+  torch::Tensor f = unitRows(atLeastFloat(embeddings));
+  if (spec_.normalised) return f;
   return f * alpha_.to(f.scalar_type());
 }
 
@@ -140,19 +153,19 @@ HeadOutput HeadImpl::forward(const torch::Tensor& embeddings, const torch::Tenso
   if (!with_classifier_) {
     throw std::logic_error("head: the class weights live in the sharded classifier");
   }
-  if (!normalised_) {
+  if (!spec_.normalised) {
     // fp32 FC even when the backbone ran in bf16: logits of a few thousand classes need it.
-    torch::Tensor z = type == "softmax" ? atLeastFloat(embeddings) : constrain(embeddings);
+    torch::Tensor z = constrain(embeddings);
     torch::Tensor logits = torch::nn::functional::linear(
         z, weight.to(z.scalar_type()),
         bias.defined() ? bias.to(z.scalar_type()) : torch::Tensor());
     return {logits, logits};
   }
   torch::Tensor f = constrain(embeddings);
-  torch::Tensor cosine = torch::mm(f, unit(weight.to(f.scalar_type())).t());
+  torch::Tensor cosine = torch::mm(f, unitRows(weight.to(f.scalar_type())).t());
   HeadOutput out;
-  out.scores = cosine * scale_;
-  out.logits = marginLogits(cosine, labels, scale_, angle_margin_, cosine_margin_);
+  out.scores = cosine * spec_.alpha;
+  out.logits = marginLogits(cosine, labels, spec_.alpha, spec_.margin);
   return out;
 }
 

@@ -5,8 +5,8 @@
 
 namespace l2face::trainer {
 
-torch::Tensor marginTarget(const torch::Tensor& target_cosine, double angle_margin,
-                           double cosine_margin) {
+torch::Tensor marginTarget(const torch::Tensor& target_cosine, const Margin& margin) {
+  const double angle_margin = margin.angle, cosine_margin = margin.cosine;
   torch::Tensor target = target_cosine;
   if (angle_margin != 0) {
     // ε: 1 − ε must differ from 1 in the working precision, else sin θ = 0 at a perfect match.
@@ -23,10 +23,10 @@ torch::Tensor marginTarget(const torch::Tensor& target_cosine, double angle_marg
 }
 
 torch::Tensor marginLogits(const torch::Tensor& cosine, const torch::Tensor& labels, double scale,
-                           double angle_margin, double cosine_margin) {
-  if (angle_margin == 0 && cosine_margin == 0) return cosine * scale;
+                           const Margin& margin) {
+  if (margin.none()) return cosine * scale;
   const torch::Tensor index = labels.to(torch::kLong).unsqueeze(1);
-  const torch::Tensor target = marginTarget(cosine.gather(1, index), angle_margin, cosine_margin);
+  const torch::Tensor target = marginTarget(cosine.gather(1, index), margin);
   return cosine.scatter(1, index, target) * scale;
 }
 

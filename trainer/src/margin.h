@@ -5,6 +5,13 @@
 
 namespace l2face::trainer {
 
+// The combined margin of a normalised head: the target logit is s·(cos(θ_y + angle) − cosine).
+struct Margin {
+  double angle = 0;   // m_angle, radians (arcface)
+  double cosine = 0;  // m_cos (cosface)
+  bool none() const { return angle == 0 && cosine == 0; }
+};
+
 // cosine: N × C cosines between unit features and unit class weights (fp32 or fp64);
 // labels: N class indices. Returns s·cos θ_j for j ≠ y and s·(cos(θ_y + m_angle) − m_cos) for the
 // target, the combined margin of insightface with m1 = 1:
@@ -15,11 +22,10 @@ namespace l2face::trainer {
 // derivative of sqrt(1 − cos²) stays finite), cos(θ + m) = cos θ cos m − sin θ sin m, and where
 // θ + m would pass π the target falls back to cos θ − m·sin m (the usual linear extension).
 torch::Tensor marginLogits(const torch::Tensor& cosine, const torch::Tensor& labels, double scale,
-                           double angle_margin, double cosine_margin);
+                           const Margin& margin);
 
 // The target's cos(θ_y + m_angle) − m_cos alone (unscaled), for target cosines of any shape: the
 // function marginLogits applies, shared with the sharded classifier (which differentiates it).
-torch::Tensor marginTarget(const torch::Tensor& target_cosine, double angle_margin,
-                           double cosine_margin);
+torch::Tensor marginTarget(const torch::Tensor& target_cosine, const Margin& margin);
 
 }  // namespace l2face::trainer

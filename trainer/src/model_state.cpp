@@ -11,7 +11,7 @@ nlohmann::json geometryJson(const ModelGeometry& g) {
             {"width", g.model.width},
             {"dropout", g.model.dropout}}},
           {"head",
-           {{"type", g.head.type},
+           {{"type", enumName(g.head.type)},
             {"alpha", g.head.alpha},
             {"alpha_auto", g.head.alpha_auto},
             {"alpha_learnable", g.head.alpha_learnable},
@@ -34,7 +34,13 @@ ModelGeometry geometryFromJson(const nlohmann::json& j, const std::string& where
     // Keys added after format 1 was first written: absent in older manifests, default there.
     g.model.dropout = m.value("dropout", ModelOptions{}.dropout);
     const auto& h = j.at("head");
-    g.head.type = h.at("type").get<std::string>();
+    const std::string type = h.at("type").get<std::string>();
+    const std::optional<HeadType> kind = enumFromName<HeadType>(type);
+    if (!kind) {
+      throw checkpoint::CheckpointError(where + ": manifest meta names an unknown head.type '" +
+                                        type + "' (known: " + enumChoices<HeadType>() + ")");
+    }
+    g.head.type = *kind;
     g.head.alpha = h.at("alpha").get<double>();
     g.head.alpha_auto = h.at("alpha_auto").get<bool>();
     g.head.p = h.at("p").get<double>();

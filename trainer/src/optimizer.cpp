@@ -26,78 +26,72 @@ std::vector<torch::Tensor> zerosLike(const std::vector<torch::Tensor>& ts) {
   return out;
 }
 
-// Momentum buffers start at zero instead of PyTorch's "buffer = grad on the first step": with
-// dampening 0 both give buffer = grad after one step, and zeros need no host-side "first step"
-// flag, which a skipped (non-finite) first step would otherwise have to update.
-class Sgd final : public Optimizer {
+// Every group's state in one fused layout; state() lists SGD's momenta, or AdamW's moments and
+// step counts, group by group within each kind.
+class FusedOptimizer final : public Optimizer {
  public:
-  Sgd(std::vector<ParamGroup> groups, double momentum, bool nesterov)
-      : Optimizer(std::move(groups)), momentum_(momentum), nesterov_(nesterov) {
-    for (const auto& g : groups_)
-      buffers_.push_back(momentum_ != 0 ? zerosLike(g.params) : std::vector<torch::Tensor>{});
+  FusedOptimizer(const OptimOptions& opt, std::vector<ParamGroup> groups)
+      : Optimizer(std::move(groups)), opt_(opt) {
+    for (const auto& g : groups_) state_.push_back(zeroFusedState(opt_, g.params));
   }
   void step(double lr, const torch::Tensor& found_inf) override {
     torch::NoGradGuard no_grad;
     for (size_t i = 0; i < groups_.size(); ++i) {
-      at::_fused_sgd_(groups_[i].params, groupGrads(groups_[i]), buffers_[i],
-                      groups_[i].weight_decay, momentum_, lr, /*dampening=*/0.0, nesterov_,
-                      /*maximize=*/false, /*is_first_step=*/false, std::nullopt, flag(found_inf));
+      fusedStep(opt_, groups_[i].params, groupGrads(groups_[i]), state_[i], groups_[i].weight_decay,
+                lr, found_inf);
     }
   }
   std::vector<torch::Tensor> state() const override {
     std::vector<torch::Tensor> out;
-    for (const auto& b : buffers_) out.insert(out.end(), b.begin(), b.end());
-    return out;
-  }
-
- private:
-  double momentum_;
-  bool nesterov_;
-  std::vector<std::vector<torch::Tensor>> buffers_;
-};
-
-class AdamW final : public Optimizer {
- public:
-  AdamW(std::vector<ParamGroup> groups, double beta1, double beta2, double eps)
-      : Optimizer(std::move(groups)), beta1_(beta1), beta2_(beta2), eps_(eps) {
-    for (const auto& g : groups_) {
-      exp_avg_.push_back(zerosLike(g.params));
-      exp_avg_sq_.push_back(zerosLike(g.params));
-      std::vector<torch::Tensor> steps;
-      for (const auto& p : g.params)
-        steps.push_back(torch::zeros({}, p.options().dtype(torch::kFloat)));
-      steps_.push_back(std::move(steps));
-    }
-  }
-  void step(double lr, const torch::Tensor& found_inf) override {
-    torch::NoGradGuard no_grad;
-    for (size_t i = 0; i < groups_.size(); ++i) {
-      // The step count advances first (bias correction uses it) and is taken back when skipped,
-      // as torch.optim.AdamW(fused=True) does under a GradScaler.
-      at::_foreach_add_(steps_[i], 1.0);
-      at::_fused_adamw_(groups_[i].params, groupGrads(groups_[i]), exp_avg_[i], exp_avg_sq_[i],
-                        /*max_exp_avg_sqs=*/{}, steps_[i], lr, beta1_, beta2_,
-                        groups_[i].weight_decay, eps_, /*amsgrad=*/false, /*maximize=*/false,
-                        std::nullopt, flag(found_inf));
-      if (found_inf.defined()) {
-        at::_foreach_sub_(steps_[i], std::vector<torch::Tensor>(steps_[i].size(), found_inf));
-      }
-    }
-  }
-  std::vector<torch::Tensor> state() const override {
-    std::vector<torch::Tensor> out;
-    for (const auto* list : {&exp_avg_, &exp_avg_sq_, &steps_}) {
-      for (const auto& l : *list) out.insert(out.end(), l.begin(), l.end());
+    for (auto list : {&FusedState::m1, &FusedState::m2, &FusedState::steps}) {
+      for (const auto& s : state_) out.insert(out.end(), (s.*list).begin(), (s.*list).end());
     }
     return out;
   }
 
  private:
-  double beta1_, beta2_, eps_;
-  std::vector<std::vector<torch::Tensor>> exp_avg_, exp_avg_sq_, steps_;
+  OptimOptions opt_;
+  std::vector<FusedState> state_;
 };
 
 }  // namespace
+
+// Momentum buffers start at zero instead of PyTorch's "buffer = grad on the first step": with
+// dampening 0 both give buffer = grad after one step, and zeros need no host-side "first step"
+// flag, which a skipped (non-finite) first step would otherwise have to update.
+FusedState zeroFusedState(const OptimOptions& opt, const std::vector<torch::Tensor>& params) {
+  FusedState s;
+  if (opt.type == OptimType::kAdamW || opt.momentum != 0) s.m1 = zerosLike(params);
+  if (opt.type != OptimType::kAdamW) return s;
+  s.m2 = zerosLike(params);
+  for (const auto& p : params)
+    s.steps.push_back(torch::zeros({}, p.options().dtype(torch::kFloat)));
+  return s;
+}
+
+void fusedStep(const OptimOptions& opt, const std::vector<torch::Tensor>& params,
+               const std::vector<torch::Tensor>& grads, FusedState& state, double weight_decay,
+               double lr, const torch::Tensor& found_inf) {
+  torch::NoGradGuard no_grad;
+  switch (opt.type) {
+    case OptimType::kSgd:
+      at::_fused_sgd_(params, grads, state.m1, weight_decay, opt.momentum, lr, /*dampening=*/0.0,
+                      opt.nesterov, /*maximize=*/false, /*is_first_step=*/false, std::nullopt,
+                      flag(found_inf));
+      return;
+    case OptimType::kAdamW:
+      // The step count advances first (bias correction uses it) and is taken back when skipped,
+      // as torch.optim.AdamW(fused=True) does under a GradScaler.
+      at::_foreach_add_(state.steps, 1.0);
+      at::_fused_adamw_(params, grads, state.m1, state.m2, /*max_exp_avg_sqs=*/{}, state.steps, lr,
+                        opt.betas[0], opt.betas[1], weight_decay, opt.eps, /*amsgrad=*/false,
+                        /*maximize=*/false, std::nullopt, flag(found_inf));
+      if (found_inf.defined()) {
+        at::_foreach_sub_(state.steps, std::vector<torch::Tensor>(state.steps.size(), found_inf));
+      }
+      return;
+  }
+}
 
 std::vector<ParamGroup> parameterGroups(const std::vector<torch::nn::Module*>& modules,
                                         const OptimOptions& opt,
@@ -214,13 +208,10 @@ void Optimizer::zeroGrad() {
 }
 
 std::unique_ptr<Optimizer> makeOptimizer(const OptimOptions& opt, std::vector<ParamGroup> groups) {
-  if (opt.type == "sgd")
-    return std::make_unique<Sgd>(std::move(groups), opt.momentum, opt.nesterov);
-  if (opt.type == "adamw") {
-    if (opt.betas.size() != 2) throw std::invalid_argument("optim.betas needs two values");
-    return std::make_unique<AdamW>(std::move(groups), opt.betas[0], opt.betas[1], opt.eps);
+  if (opt.type == OptimType::kAdamW && opt.betas.size() != 2) {
+    throw std::invalid_argument("optim.betas needs two values");
   }
-  throw std::invalid_argument("unknown optim.type '" + opt.type + "' (available: sgd, adamw)");
+  return std::make_unique<FusedOptimizer>(opt, std::move(groups));
 }
 
 }  // namespace l2face::trainer

@@ -40,6 +40,20 @@ GradientCheck checkGradients(const std::vector<torch::Tensor>& grads, double cli
                              const torch::Tensor& extra_squared_norm = {},
                              const std::function<void(const torch::Tensor&)>& scale_extra = {});
 
+// The optimizer state of one list of parameters, index-aligned with it.
+struct FusedState {
+  std::vector<torch::Tensor> m1;     // sgd: momentum (empty when momentum is 0); adamw: exp_avg
+  std::vector<torch::Tensor> m2;     // adamw: exp_avg_sq
+  std::vector<torch::Tensor> steps;  // adamw: step counts, 0-d fp32
+};
+// Zero state for `params` under opt.type.
+FusedState zeroFusedState(const OptimOptions& opt, const std::vector<torch::Tensor>& params);
+// One update of `params` by the fused kernel of opt.type (the one SGD / AdamW dispatch of the
+// module), with the given weight decay; skipped on the device when found_inf is 1.
+void fusedStep(const OptimOptions& opt, const std::vector<torch::Tensor>& params,
+               const std::vector<torch::Tensor>& grads, FusedState& state, double weight_decay,
+               double lr, const torch::Tensor& found_inf);
+
 // SGD (PyTorch semantics: dampening 0, L2 weight decay added to the gradient, optional Nesterov)
 // or AdamW (decoupled weight decay, bias-corrected moments), each group updated by one
 // multi-tensor kernel (at::_fused_sgd_ / at::_fused_adamw_, the horizontally fused form of the
@@ -69,8 +83,8 @@ class Optimizer {
   std::vector<ParamGroup> groups_;
 };
 
-// opt.type sgd | adamw; throws std::invalid_argument otherwise or for a group mixing devices or
-// dtypes (the fused kernels need one of each).
+// Throws std::invalid_argument for a group mixing devices or dtypes (the fused kernels need one of
+// each) or AdamW without two betas.
 std::unique_ptr<Optimizer> makeOptimizer(const OptimOptions& opt, std::vector<ParamGroup> groups);
 
 }  // namespace l2face::trainer

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <mutex>
 #include <sstream>
+#include <type_traits>
 
 #include "l2face/checkpoint/rows.h"
 #include "l2face/checkpoint/store.h"
@@ -88,9 +89,28 @@ void broadcastString(comm::Communicator& comm, std::string& s) {
 
 }  // namespace
 
-std::string ResumeSource::placement() const {
-  return meta.contains("classifier") ? meta["classifier"].value("placement", "replicated")
-                                     : "replicated";
+namespace {
+
+// The kind named by meta[key] (the name table's spelling), or `absent` when the key is missing.
+template <class E>
+E kindFromMeta(const nlohmann::json& meta, const char* key, E absent, const std::string& dir) {
+  if (!meta.is_object() || !meta.contains(key)) return absent;
+  const std::string name = meta[key].is_string() ? meta[key].get<std::string>() : "";
+  if (auto kind = enumFromName<E>(name)) return *kind;
+  throw checkpoint::CheckpointError(dir + ": manifest meta names an unknown " + key + " '" + name +
+                                    "' (known: " + enumChoices<E>() + ")");
+}
+
+}  // namespace
+
+ClassifierPlacement ResumeSource::placement() const {
+  const ClassifierPlacement none = ClassifierPlacement::kReplicated;
+  return meta.contains("classifier") ? kindFromMeta(meta["classifier"], "placement", none, dir)
+                                     : none;
+}
+
+OptimType ResumeSource::optimizer() const {
+  return kindFromMeta(meta, "optimizer", OptimType::kSgd, dir);
 }
 
 std::vector<checkpoint::FileJob> snapshotJobs(TrainModel& m, const Optimizer& optimizer,
@@ -114,7 +134,7 @@ std::vector<checkpoint::FileJob> snapshotJobs(TrainModel& m, const Optimizer& op
   return jobs;
 }
 
-nlohmann::json checkpointMeta(const ModelGeometry& geo, const std::string& optim_type,
+nlohmann::json checkpointMeta(const ModelGeometry& geo, OptimType optim_type,
                               const std::string& config_digest, const TrainModel& m,
                               const RunPosition& pos, int world) {
   nlohmann::json meta = geometryJson(geo);
@@ -125,8 +145,10 @@ nlohmann::json checkpointMeta(const ModelGeometry& geo, const std::string& optim
   meta["skipped_steps"] = pos.skipped_steps;
   meta["config_digest"] = config_digest;
   meta["alpha"] = m.head->alpha();
-  meta["optimizer"] = optim_type;
-  nlohmann::json cls = {{"placement", m.classifier ? "sharded" : "replicated"}};
+  meta["optimizer"] = enumName(optim_type);
+  const ClassifierPlacement placement =
+      m.classifier ? ClassifierPlacement::kSharded : ClassifierPlacement::kReplicated;
+  nlohmann::json cls = {{"placement", enumName(placement)}};
   if (m.classifier) {
     cls["table"] = checkpoint::shardTableJson(
         checkpoint::balancedShardTable(kShardStem, geo.num_classes, world));
@@ -170,14 +192,23 @@ std::optional<ResumeSource> findResumeSource(const std::string& resume_spec,
   return readSource(choice);
 }
 
-void checkCompatible(const ResumeSource& src, const ModelGeometry& geo,
-                     const std::string& optim_type) {
+void checkCompatible(const ResumeSource& src, const ModelGeometry& geo, OptimType optim_type) {
   const ModelGeometry old = geometryFromJson(src.meta, src.dir);
   std::vector<std::string> diff;
   auto cmp = [&](const std::string& key, const auto& was, const auto& now) {
     if (!(was == now)) {
       std::ostringstream s;
-      s << key << ": checkpoint " << was << ", this run " << now;
+      auto show = [&s](const auto& v) {  // kinds by their names
+        if constexpr (std::is_enum_v<std::decay_t<decltype(v)>>) {
+          s << enumName(v);
+        } else {
+          s << v;
+        }
+      };
+      s << key << ": checkpoint ";
+      show(was);
+      s << ", this run ";
+      show(now);
       diff.push_back(s.str());
     }
   };
@@ -190,7 +221,7 @@ void checkCompatible(const ResumeSource& src, const ModelGeometry& geo,
   cmp("head.type", old.head.type, geo.head.type);
   cmp("head.bias", old.head.bias, geo.head.bias);
   cmp("head.alpha_learnable", old.head.alpha_learnable, geo.head.alpha_learnable);
-  cmp("optim.type", src.meta.value("optimizer", std::string("sgd")), optim_type);
+  cmp("optim.type", src.optimizer(), optim_type);
   if (!diff.empty()) {
     std::string msg = "checkpoint " + src.dir + " was made with an incompatible configuration:";
     for (const auto& d : diff) msg += "\n  " + d;

@@ -52,7 +52,7 @@ struct RunPosition {
 // here, on the training thread; the jobs only write those copies.
 std::vector<checkpoint::FileJob> snapshotJobs(TrainModel& m, const Optimizer& optimizer,
                                               int rank);
-nlohmann::json checkpointMeta(const ModelGeometry& geo, const std::string& optim_type,
+nlohmann::json checkpointMeta(const ModelGeometry& geo, OptimType optim_type,
                               const std::string& config_digest, const TrainModel& m,
                               const RunPosition& pos, int world);
 
@@ -61,7 +61,10 @@ struct ResumeSource {
   std::string dir;
   int world_size = 1;
   nlohmann::json meta;
-  std::string placement() const;  // "sharded" or "replicated"
+  // kSharded or kReplicated (replicated when the meta names none: older checkpoints).
+  ClassifierPlacement placement() const;
+  // The optimizer the checkpoint was made with (sgd when the meta names none).
+  OptimType optimizer() const;
 };
 
 // resume_spec: "none", "auto" (the newest valid checkpoint of run_dir, if any) or a path (a
@@ -75,8 +78,7 @@ std::optional<ResumeSource> findResumeSource(const std::string& resume_spec,
 // Refuses (IncompatibleCheckpoint, listing every mismatch) a checkpoint whose backbone, embedding
 // size, norm, width, image size, number of classes, head type, bias, learned α or optimizer type
 // differ from this run's.
-void checkCompatible(const ResumeSource& src, const ModelGeometry& geo,
-                     const std::string& optim_type);
+void checkCompatible(const ResumeSource& src, const ModelGeometry& geo, OptimType optim_type);
 
 // Loads the optimizer state, the RNG state and the class rows into a model built for this run (on
 // any number of ranks: sharded class rows are read from the overlapping old shards; the modules'

@@ -78,18 +78,19 @@ Runtime configureRuntime(const TrainerOptions& opt, const comm::RunContext& ctx)
   return rt;
 }
 
-std::string choosePlacement(const TrainerOptions& opt, int world, int64_t num_classes,
-                            const std::optional<ResumeSource>& source) {
-  std::string placement = resolveClassifierParallel(opt.classifier, world, num_classes);
+ClassifierPlacement choosePlacement(const TrainerOptions& opt, int world, int64_t num_classes,
+                                    const std::optional<ResumeSource>& source) {
+  ClassifierPlacement placement = resolveClassifierParallel(opt.classifier, world, num_classes);
   if (!source) return placement;
-  if (opt.classifier.parallel == "auto") {
+  if (opt.classifier.parallel == ClassifierPlacement::kAuto) {
     placement = source->placement();  // auto follows the checkpoint: P -> P' keeps its layout
   } else if (placement != source->placement()) {
-    throw IncompatibleCheckpoint("checkpoint " + source->dir + " holds a " + source->placement() +
-                                 " classifier; this run asks for " + placement +
+    throw IncompatibleCheckpoint("checkpoint " + source->dir + " holds a " +
+                                 enumName(source->placement()) + " classifier; this run asks for " +
+                                 enumName(placement) +
                                  " (classifier.parallel: auto follows the checkpoint)");
   }
-  if (placement == "replicated" && opt.classifier.sample_rate < 1) {
+  if (placement == ClassifierPlacement::kReplicated && opt.classifier.sample_rate < 1) {
     throw IncompatibleCheckpoint("classifier.sample_rate < 1 needs a sharded classifier; " +
                                  source->dir + " holds a replicated one");
   }
@@ -97,9 +98,9 @@ std::string choosePlacement(const TrainerOptions& opt, int world, int64_t num_cl
 }
 
 TrainModel buildModel(const TrainerOptions& opt, const Runtime& rt, int64_t num_classes,
-                      const std::string& placement, const std::optional<ResumeSource>& source,
+                      ClassifierPlacement placement, const std::optional<ResumeSource>& source,
                       comm::Communicator& comm, const comm::RunContext& ctx) {
-  const bool sharded = placement == "sharded";
+  const bool sharded = placement == ClassifierPlacement::kSharded;
   TrainModel m;
   m.backbone = makeBackbone(opt.model, opt.data.image_size);
   m.head = Head(opt.head, opt.model.embedding_dim, num_classes, opt.run.seed, !sharded);
@@ -124,7 +125,7 @@ TrainModel buildModel(const TrainerOptions& opt, const Runtime& rt, int64_t num_
 double reportAlpha(const TrainerOptions& opt, const TrainModel& m, int64_t num_classes,
                    double alpha, bool leader) {
   const bool normalised = m.head->normalised();
-  if (num_classes <= 2 || (opt.head.type != "l2_softmax" && !normalised)) return 0;
+  if (num_classes <= 2 || (opt.head.type != HeadType::kL2Softmax && !normalised)) return 0;
   const double low = alphaLowerBound(num_classes, opt.head.p);
   if (!leader) return low;
   std::cerr << "[l2face] " << (normalised ? "scale s" : "alpha") << " = " << alpha

@@ -31,16 +31,16 @@ struct Runtime {
 // keeps freed memory in the heap (retainFreedHostMemory).
 Runtime configureRuntime(const TrainerOptions& opt, const comm::RunContext& ctx);
 
-// The classifier placement of this run ("replicated" or "sharded"): classifier.parallel, or what
+// The classifier placement of this run (replicated or sharded): classifier.parallel, or what
 // the resumed checkpoint holds when it is auto. Throws IncompatibleCheckpoint when the checkpoint
 // holds another placement than the one asked for, or sampling needs a sharded one.
-std::string choosePlacement(const TrainerOptions& opt, int world, int64_t num_classes,
-                            const std::optional<ResumeSource>& source);
+ClassifierPlacement choosePlacement(const TrainerOptions& opt, int world, int64_t num_classes,
+                                    const std::optional<ResumeSource>& source);
 
 // Backbone, head and (sharded) classifier, the modules' saved state loaded on the host when
 // resuming, then moved to the device in training mode. Rank 0 reports the classifier's memory.
 TrainModel buildModel(const TrainerOptions& opt, const Runtime& rt, int64_t num_classes,
-                      const std::string& placement, const std::optional<ResumeSource>& source,
+                      ClassifierPlacement placement, const std::optional<ResumeSource>& source,
                       comm::Communicator& comm, const comm::RunContext& ctx);
 
 // Rank 0 prints α (or the scale s) against the paper's bound and returns the bound (0 when it

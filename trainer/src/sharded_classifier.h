@@ -5,13 +5,17 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "distributed_cross_entropy.h"
 #include "head.h"
 #include "l2face/checkpoint/rows.h"
 #include "l2face/comm/communicator.h"
 #include "l2face/trainer/options.h"
+#include "optimizer.h"
+#include "row_sampler.h"
 
 namespace l2face::trainer {
 
@@ -23,9 +27,10 @@ inline ClassRange classRange(int64_t num_classes, int world, int rank) {
   return checkpoint::shardRange(num_classes, world, rank);
 }
 
-// "sharded" or "replicated" for classifier.parallel (auto decides from the world size, the number
+// kSharded or kReplicated for classifier.parallel (auto decides from the world size, the number
 // of classes and classifier.sample_rate). Throws std::invalid_argument for a contradiction.
-std::string resolveClassifierParallel(const ClassifierOptions& opt, int world, int64_t num_classes);
+ClassifierPlacement resolveClassifierParallel(const ClassifierOptions& opt, int world,
+                                              int64_t num_classes);
 
 // Bytes one rank holds for its class shard (fp32): what the trainer reports at start and what the
 // classifier benchmark compares the measured peak with.
@@ -48,8 +53,9 @@ ClassifierMemory classifierMemory(const HeadOptions& head, const OptimOptions& o
 // Rank r holds rows [begin_r, end_r) of the class weights (and bias), their gradient and their
 // optimizer state; no rank holds the full C × d matrix. One step, for a local batch of B features
 // per rank (the same B on every rank):
-//   forward  — all-gather the constrained features (P·B × d) and labels; logits of the owned (or
-//              sampled) rows, laid out class-major (rows × P·B); margins applied on the rank that
+//   forward  — all-gather the constrained features (P·B × d) and labels; scores of the owned (or
+//              sampled, RowSampler) rows, laid out class-major (rows × P·B); then
+//              distributedCrossEntropy with the head's margin: margins applied on the rank that
 //              owns the target; one MAX all-reduce of [row max of logits, row max of scores];
 //              exp in place; one SUM all-reduce of [Σ exp, target logit, target score] (only the
 //              owner contributes the target terms). loss_i = log Σ exp + max − target logit.
@@ -66,12 +72,16 @@ ClassifierMemory classifierMemory(const HeadOptions& head, const OptimOptions& o
 // max(positives, ⌈rate · rows⌉); the choice is a function of (seed, call index, rank). Only the
 // kept rows are read and updated: their gradient, momentum and weight decay; rows not kept in a
 // step are untouched (no decay, no momentum drift), unlike PartialFC v2 whose dense optimizer
-// moves every row each step.
+// moves every row each step. The kept rows are updated by optimizer.h's fused step.
 //
 // Every method that takes part in a step is a collective: call it on every rank in the same
 // order. Not thread-safe; one owner.
 class ShardedClassifier {
  public:
+  ShardedClassifier(const HeadSpec& head, const OptimOptions& optim, const ClassifierOptions& cls,
+                    int64_t num_classes, int dim, uint64_t seed, comm::Communicator& comm,
+                    torch::Device device, torch::Dtype dtype = torch::kFloat);
+  // The same with the spec resolved from the options (resolveHeadSpec).
   ShardedClassifier(const HeadOptions& head, const OptimOptions& optim,
                     const ClassifierOptions& cls, int64_t num_classes, int dim, uint64_t seed,
                     comm::Communicator& comm, torch::Device device,
@@ -129,24 +139,33 @@ class ShardedClassifier {
   const torch::Tensor& lastRows() const { return last_rows_; }
 
  private:
-  torch::Tensor sampleRows(const torch::Tensor& global_labels, int64_t call_index);
+  // One forward's rows: all owned (rows undefined) or the sampled subset.
+  struct Selection {
+    torch::Tensor rows;        // local indices of the kept rows (sampling), else undefined
+    torch::Tensor w, bias;     // their weights (and bias)
+    torch::Tensor target_row;  // per sample: its target's row in the logits, or −1
+  };
+  Selection selectRows(const torch::Tensor& global_labels, int64_t call_index);
+  void computeScores(const Selection& sel, const torch::Tensor& features);
+  MarginFn marginFn() const;
+  torch::Tensor backward(const Selection& sel, const torch::Tensor& features);
+  void backwardNormalised(const Selection& sel, const torch::Tensor& features,
+                          torch::Tensor& feature_grad);
   void accumulateRowGrad(const torch::Tensor& rows, const torch::Tensor& grad,
                          const torch::Tensor& bias_grad);
+  torch::Tensor touchedRows() const;
 
-  HeadOptions head_;
+  HeadSpec spec_;
   OptimOptions optim_;
-  double sample_rate_;
   int64_t num_classes_;
   int dim_;
-  uint64_t seed_;
   comm::Communicator& comm_;
   torch::Device device_;
   ClassRange range_;
-  bool normalised_, with_bias_;
-  double scale_ = 1, angle_margin_ = 0, cosine_margin_ = 0;
+  std::optional<RowSampler> sampler_;  // classifier.sample_rate < 1
 
   torch::Tensor weight_, bias_, weight_grad_, bias_grad_;
-  torch::Tensor weight_m1_, bias_m1_, weight_m2_, bias_m2_, step_count_;  // optimizer state
+  FusedState weight_state_, bias_state_;  // optimizer state, one tensor per list
   torch::Tensor touched_;    // bool per row: kept by a forward since zeroGrad (sampling only)
   torch::Tensor logits_;     // the class-major logits buffer, then ∂L/∂logits
   torch::Tensor last_rows_;  // global indices of the rows in logits_

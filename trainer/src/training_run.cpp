@@ -54,7 +54,7 @@ void TrainingRun::buildFromStart() {
   geo_ = ModelGeometry{opt_.model, opt_.head, opt_.data.image_size, num_classes_};
   source_ = findResumeSource(opt_.resume, opt_.run.dir, control_);
   if (source_) checkCompatible(*source_, geo_, opt_.optim.type);
-  const std::string placement = choosePlacement(opt_, world_, num_classes_, source_);
+  const ClassifierPlacement placement = choosePlacement(opt_, world_, num_classes_, source_);
   m_ = buildModel(opt_, rt_, num_classes_, placement, source_, comm_, ctx_);
   metrics_->classifierShard(m_.classifier ? m_.classifier->range().size() : num_classes_);
 

@@ -151,7 +151,7 @@ TEST(Config, EveryKeyParsesFromYaml) {
   EXPECT_EQ(c.model.norm, "none");
   EXPECT_EQ(c.model.width, 16);
   EXPECT_DOUBLE_EQ(c.model.dropout, 0.2);
-  EXPECT_EQ(c.head.type, "softmax");
+  EXPECT_EQ(c.head.type, trainer::HeadType::kSoftmax);
   EXPECT_DOUBLE_EQ(c.head.alpha, 32.5);
   EXPECT_FALSE(c.head.alpha_auto);
   EXPECT_TRUE(c.head.alpha_learnable);
@@ -159,10 +159,10 @@ TEST(Config, EveryKeyParsesFromYaml) {
   EXPECT_FALSE(c.head.bias);
   EXPECT_DOUBLE_EQ(c.head.scale, 32.0);
   EXPECT_DOUBLE_EQ(c.head.margin, 0.35);
-  EXPECT_EQ(c.classifier.parallel, "sharded");
+  EXPECT_EQ(c.classifier.parallel, trainer::ClassifierPlacement::kSharded);
   EXPECT_EQ(c.classifier.shard_min_classes, 1000000);
   EXPECT_EQ(c.classifier.sample_rate, 0.1);
-  EXPECT_EQ(c.optim.type, "adamw");
+  EXPECT_EQ(c.optim.type, trainer::OptimType::kAdamW);
   EXPECT_DOUBLE_EQ(c.optim.lr, 0.05);
   EXPECT_DOUBLE_EQ(c.optim.momentum, 0.85);
   EXPECT_DOUBLE_EQ(c.optim.weight_decay, 1e-4);
@@ -338,6 +338,34 @@ TEST(Config, SamplingNeedsAShardedClassifier) {
   }
   EXPECT_THROW(loadConfigFromString("", "x", {"classifier.sample_rate=0"}), ConfigError);
   EXPECT_THROW(loadConfigFromString("", "x", {"classifier.parallel=model"}), ConfigError);
+}
+
+// The kind keys take exactly the words of their name tables, write them back unchanged, and name
+// the choices for anything else.
+TEST(Config, KindKeysFollowTheirNameTables) {
+  for (const auto& e : trainer::EnumNames<trainer::HeadType>::table) {
+    const Config c = loadConfigFromString("", "x", {std::string("head.type=") + e.name});
+    EXPECT_EQ(c.head.type, e.value);
+    EXPECT_NE(toYaml(c).find(std::string("type: ") + e.name + "\n"), std::string::npos) << e.name;
+  }
+  for (const auto& e : trainer::EnumNames<trainer::OptimType>::table) {
+    EXPECT_EQ(
+        loadConfigFromString(std::string("optim:\n  type: ") + e.name + "\n", "x", {}).optim.type,
+        e.value);
+  }
+  for (const auto& e : trainer::EnumNames<trainer::ClassifierPlacement>::table) {
+    const Config c = loadConfigFromString("", "x", {std::string("classifier.parallel=") + e.name});
+    EXPECT_EQ(c.classifier.parallel, e.value);
+  }
+  try {
+    loadConfigFromString("", "x", {"optim.type=adam"});
+    FAIL() << "expected a ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("must be one of sgd, adamw, got 'adam'"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(loadConfigFromString("", "x", {"head.type=Arcface"}), ConfigError);
 }
 
 TEST(Config, DigestFollowsTheChosenSectionsOnly) {

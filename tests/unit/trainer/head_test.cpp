@@ -122,7 +122,7 @@ TEST(Head, LearnableAlphaIsASavedParameterFixedAlphaABuffer) {
 
 TEST(Head, SoftmaxIsThePlainFullyConnectedLayer) {
   HeadOptions opt;
-  opt.type = "softmax";
+  opt.type = HeadType::kSoftmax;
   Head head(opt, 4, 3);
   torch::Tensor f = torch::randn({2, 4}) * 10;
   EXPECT_TRUE(torch::equal(head->constrain(f), f));
@@ -141,9 +141,7 @@ TEST(Head, BadOptionsAreRefusedWithTheKey) {
     return std::string("(no error)");
   };
   HeadOptions o;
-  o.type = "sphereface";
-  EXPECT_NE(message(o).find("head.type"), std::string::npos);
-  o.type = "arcface";
+  o.type = HeadType::kArcFace;
   o.alpha_learnable = true;
   EXPECT_NE(message(o).find("head.alpha_learnable"), std::string::npos);
   o.alpha_learnable = false;
@@ -192,14 +190,14 @@ double referenceLoss(const torch::Tensor& f, const torch::Tensor& w, const std::
 TEST(Head, MarginHeadsMatchFloat64ReferenceAndFiniteDifferences) {
   torch::manual_seed(11);
   const std::vector<int64_t> labels = {0, 2, 4, 2, 1};
-  for (const char* type : {"normface", "cosface", "arcface"}) {
-    SCOPED_TRACE(type);
+  for (const HeadType type : {HeadType::kNormFace, HeadType::kCosFace, HeadType::kArcFace}) {
+    SCOPED_TRACE(enumName(type));
     HeadOptions opt;
     opt.type = type;
     opt.scale = 8;
-    opt.margin = std::string(type) == "cosface" ? 0.35 : 0.5;
-    const double ma = std::string(type) == "arcface" ? 0.5 : 0,
-                 mc = std::string(type) == "cosface" ? 0.35 : 0;
+    opt.margin = type == HeadType::kCosFace ? 0.35 : 0.5;
+    const double ma = type == HeadType::kArcFace ? 0.5 : 0,
+                 mc = type == HeadType::kCosFace ? 0.35 : 0;
     Head head(opt, 3, 5);
     head->to(torch::kDouble);
     torch::Tensor f = torch::randn({5, 3}, torch::kDouble);
@@ -255,7 +253,7 @@ TEST(Head, ArcFaceIsFiniteAtTheExtremesAndMonotonicAcrossTheFallback) {
   const double m = 0.5, s = 64;
   // fp32 cosines exactly ±1 (perfect match, exact opposite): finite logits and gradients.
   torch::Tensor cosine = torch::tensor({{1.0f, 0.2f}, {-1.0f, 0.3f}}).requires_grad_(true);
-  torch::Tensor logits = marginLogits(cosine, torch::tensor({0, 0}), s, m, 0);
+  torch::Tensor logits = marginLogits(cosine, torch::tensor({0, 0}), s, Margin{m, 0});
   torch::nn::functional::cross_entropy(logits, torch::tensor({0, 0})).backward();
   EXPECT_TRUE(logits.isfinite().all().item<bool>());
   EXPECT_TRUE(cosine.grad().isfinite().all().item<bool>());
@@ -267,13 +265,13 @@ TEST(Head, ArcFaceIsFiniteAtTheExtremesAndMonotonicAcrossTheFallback) {
   for (double t = M_PI - m - 0.2; t < M_PI; t += 0.01) thetas.push_back(t);
   torch::Tensor c = torch::cos(torch::tensor(thetas, torch::kDouble)).unsqueeze(1);
   torch::Tensor target =
-      marginLogits(c, torch::zeros({c.size(0)}, torch::kLong), 1, m, 0).squeeze(1);
+      marginLogits(c, torch::zeros({c.size(0)}, torch::kLong), 1, Margin{m, 0}).squeeze(1);
   for (int64_t i = 1; i < target.size(0); ++i) {
     EXPECT_LT(target[i].item<double>(), target[i - 1].item<double>()) << "theta " << thetas[i];
   }
   // CosFace: subtract m from the target cosine only.
   torch::Tensor cos2 = torch::tensor({{0.5, 0.1}}, torch::kDouble);
-  torch::Tensor l2 = marginLogits(cos2, torch::tensor({1}), 30, 0, 0.35);
+  torch::Tensor l2 = marginLogits(cos2, torch::tensor({1}), 30, Margin{0, 0.35});
   EXPECT_NEAR(l2[0][0].item<double>(), 15.0, 1e-12);
   EXPECT_NEAR(l2[0][1].item<double>(), 30 * (0.1 - 0.35), 1e-12);
 }

@@ -60,7 +60,7 @@ TEST(Optimizer, SgdEqualsTorchSgdWithAndWithoutNesterov) {
 TEST(Optimizer, AdamWEqualsTorchAdamW) {
   Twin t = makeTwin();
   OptimOptions o;
-  o.type = "adamw";
+  o.type = OptimType::kAdamW;
   o.betas = {0.85, 0.98};
   o.eps = 1e-7;
   // Two groups (decayed and not) against torch's two param groups.
@@ -92,8 +92,8 @@ TEST(Optimizer, AdamWEqualsTorchAdamW) {
 // A flagged step changes nothing (parameters, momentum, AdamW moments and step count), and the
 // run then continues exactly as if the step had never happened.
 TEST(Optimizer, FoundInfSkipsTheWholeUpdateOnTheDevice) {
-  for (const char* type : {"sgd", "adamw"}) {
-    SCOPED_TRACE(type);
+  for (const OptimType type : {OptimType::kSgd, OptimType::kAdamW}) {
+    SCOPED_TRACE(enumName(type));
     Twin t = makeTwin();
     OptimOptions o;
     o.type = type;

@@ -31,9 +31,9 @@ TEST(Alpha, LowerBoundMatchesPaper) {
   EXPECT_NEAR(resolveAlpha(h, 10000), alphaLowerBound(10000, 0.9), 1e-12);
   h.p = 0.99;
   EXPECT_NEAR(resolveAlpha(h, 10000), std::log(0.99 * 9998 / 0.01), 1e-9);
-  h.type = "softmax";
+  h.type = HeadType::kSoftmax;
   EXPECT_EQ(resolveAlpha(h, 10000), 0.0);
-  h.type = "arcface";
+  h.type = HeadType::kArcFace;
   EXPECT_EQ(resolveAlpha(h, 10000), 0.0);
 }
 

@@ -91,22 +91,24 @@ fs::path Training::root_;
 // for both optimizers; accumulation and clipping run through the same loop.
 TEST_F(Training, LossFallsForEveryHead) {
   struct Arm {
-    const char* head;
-    const char* optim;
+    HeadType head;
+    OptimType optim;
     int accumulate;
     double clip;
   };
-  for (const Arm& a : {Arm{"l2_softmax", "sgd", 1, 0.0}, Arm{"softmax", "sgd", 1, 0.0},
-                       Arm{"normface", "sgd", 2, 0.0}, Arm{"cosface", "adamw", 1, 5.0},
-                       Arm{"arcface", "sgd", 1, 5.0}}) {
-    SCOPED_TRACE(a.head);
-    TrainerOptions t = options(std::string("fall_") + a.head);
+  using H = HeadType;
+  using O = OptimType;
+  for (const Arm& a : {Arm{H::kL2Softmax, O::kSgd, 1, 0.0}, Arm{H::kSoftmax, O::kSgd, 1, 0.0},
+                       Arm{H::kNormFace, O::kSgd, 2, 0.0}, Arm{H::kCosFace, O::kAdamW, 1, 5.0},
+                       Arm{H::kArcFace, O::kSgd, 1, 5.0}}) {
+    SCOPED_TRACE(enumName(a.head));
+    TrainerOptions t = options(std::string("fall_") + enumName(a.head));
     t.head.type = a.head;
     t.head.alpha_auto = true;  // α_low ≈ 4 for 8 classes (α = 16 oscillates at this lr and C)
     t.head.scale = 16;
-    t.head.margin = std::string(a.head) == "cosface" ? 0.2 : 0.3;
+    t.head.margin = a.head == H::kCosFace ? 0.2 : 0.3;
     t.optim.type = a.optim;
-    if (t.optim.type == "adamw") t.optim.lr = 3e-3;
+    if (t.optim.type == O::kAdamW) t.optim.lr = 3e-3;
     t.optim.accumulate_steps = a.accumulate;
     t.optim.clip_grad_norm = a.clip;
     t.monitoring.log_every = 5;
@@ -196,8 +198,8 @@ TEST_F(Training, ConsecutiveNonFiniteStepsAbortAtTheNextLogBoundary) {
 // The CUDA path: bf16 autocast for the backbone (auto precision), channels_last, fp32 head.
 TEST_F(Training, CudaRunsInBf16WithChannelsLast) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
-  for (const char* head : {"l2_softmax", "arcface"}) {
-    TrainerOptions t = options(std::string("cuda_") + head);
+  for (const HeadType head : {HeadType::kL2Softmax, HeadType::kArcFace}) {
+    TrainerOptions t = options(std::string("cuda_") + enumName(head));
     t.run.device = "cuda";
     t.head.type = head;
     t.head.alpha_auto = true;
@@ -209,6 +211,6 @@ TEST_F(Training, CudaRunsInBf16WithChannelsLast) {
     EXPECT_EQ(s.precision, "bf16");
     EXPECT_EQ(s.skipped_steps, 0);
     EXPECT_TRUE(std::isfinite(s.final_loss));
-    EXPECT_GT(s.train_accuracy, 0.3) << head;
+    EXPECT_GT(s.train_accuracy, 0.3) << enumName(head);
   }
 }

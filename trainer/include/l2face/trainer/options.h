@@ -2,10 +2,86 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace l2face::trainer {
+
+// The kinds a config names by word. Each has one name table (EnumNames<E>::table: the config
+// spelling, the word checkpoint metadata and log lines carry, and a one-line meaning); config
+// parsing, the reference docs and enumName / enumFromName all read it.
+enum class HeadType { kL2Softmax, kSoftmax, kNormFace, kCosFace, kArcFace };
+enum class OptimType { kSgd, kAdamW };
+enum class ClassifierPlacement { kAuto, kReplicated, kSharded };
+
+template <class E>
+struct EnumName {
+  E value;
+  const char* name;
+  const char* doc;
+};
+
+template <class E>
+struct EnumNames;
+
+template <>
+struct EnumNames<HeadType> {
+  static constexpr EnumName<HeadType> table[] = {
+      {HeadType::kL2Softmax, "l2_softmax", "features L2-normalised and scaled by α"},
+      {HeadType::kSoftmax, "softmax", "no constraint"},
+      {HeadType::kNormFace, "normface", "normalised features and weights, s·cos θ"},
+      {HeadType::kCosFace, "cosface", "normface with s·(cos θ − m) at the target"},
+      {HeadType::kArcFace, "arcface", "normface with s·cos(θ + m) at the target"},
+  };
+};
+
+template <>
+struct EnumNames<OptimType> {
+  static constexpr EnumName<OptimType> table[] = {
+      {OptimType::kSgd, "sgd", "momentum, L2 weight decay"},
+      {OptimType::kAdamW, "adamw", "decoupled weight decay"},
+  };
+};
+
+template <>
+struct EnumNames<ClassifierPlacement> {
+  static constexpr EnumName<ClassifierPlacement> table[] = {
+      {ClassifierPlacement::kAuto, "auto",
+       "sharded when world > 1 and C >= classifier.shard_min_classes, or when "
+       "classifier.sample_rate < 1"},
+      {ClassifierPlacement::kReplicated, "replicated", "a full copy on every rank"},
+      {ClassifierPlacement::kSharded, "sharded",
+       "rank r owns a contiguous block of classes, with the exact distributed softmax"},
+  };
+};
+
+// The name of a value (every enumerator has one).
+template <class E>
+constexpr const char* enumName(E value) {
+  for (const auto& e : EnumNames<E>::table) {
+    if (e.value == value) return e.name;
+  }
+  return "?";
+}
+
+// The value named `name` (exact spelling), or nullopt.
+template <class E>
+std::optional<E> enumFromName(std::string_view name) {
+  for (const auto& e : EnumNames<E>::table) {
+    if (name == e.name) return e.value;
+  }
+  return std::nullopt;
+}
+
+// "a, b, c": the names in table order, for messages.
+template <class E>
+std::string enumChoices() {
+  std::string s;
+  for (const auto& e : EnumNames<E>::table) s += (s.empty() ? "" : ", ") + std::string(e.name);
+  return s;
+}
 
 struct ModelOptions {
   // tiny | face_resnet | iresnet18 | iresnet34 | iresnet50 | iresnet100 | mobilefacenet
@@ -17,20 +93,20 @@ struct ModelOptions {
 };
 
 struct HeadOptions {
-  std::string type = "l2_softmax";  // l2_softmax | softmax | normface | cosface | arcface
-  double alpha = 16.0;              // radius of the feature hypersphere (l2_softmax)
-  bool alpha_auto = false;          // α = α_low(C, p) = log(p(C-2)/(1-p))
-  bool alpha_learnable = false;     // α is a trained scalar, initialised from alpha / auto
-  double p = 0.9;                   // target softmax probability for the auto α bound
-  bool bias = true;                 // classifier bias (l2_softmax, softmax)
-  double scale = 64.0;              // s of the normalised heads (normface, cosface, arcface)
-  double margin = 0.5;              // m: arcface angle (radians), cosface cosine margin
+  HeadType type = HeadType::kL2Softmax;
+  double alpha = 16.0;           // radius of the feature hypersphere (l2_softmax)
+  bool alpha_auto = false;       // α = α_low(C, p) = log(p(C-2)/(1-p))
+  bool alpha_learnable = false;  // α is a trained scalar, initialised from alpha / auto
+  double p = 0.9;                // target softmax probability for the auto α bound
+  bool bias = true;              // classifier bias (l2_softmax, softmax)
+  double scale = 64.0;           // s of the normalised heads (normface, cosface, arcface)
+  double margin = 0.5;           // m: arcface angle (radians), cosface cosine margin
 };
 
 struct ClassifierOptions {
-  // auto | replicated | sharded. auto: sharded when world > 1 and C >= shard_min_classes, or
-  // when sample_rate < 1; replicated otherwise.
-  std::string parallel = "auto";
+  // auto: sharded when world > 1 and C >= shard_min_classes, or when sample_rate < 1;
+  // replicated otherwise.
+  ClassifierPlacement parallel = ClassifierPlacement::kAuto;
   int64_t shard_min_classes = 16384;
   // Fraction of a rank's classes in each step's logits (sharded): every positive class of the
   // global batch plus a uniform random subset of the others. 1 = exact softmax over all classes.
@@ -38,7 +114,7 @@ struct ClassifierOptions {
 };
 
 struct OptimOptions {
-  std::string type = "sgd";  // sgd | adamw
+  OptimType type = OptimType::kSgd;
   double lr = 0.1;
   double momentum = 0.9;                     // sgd
   double weight_decay = 5e-4;                // sgd: L2 added to the gradient; adamw: decoupled

@@ -1,0 +1,96 @@
+// Distributed softmax cross-entropy: shard maxima, in-place exp, one fused sum, in-place gradient.
+#include "distributed_cross_entropy.h"
+
+#include <limits>
+
+#include "tensor_comm.h"
+
+namespace l2face::trainer {
+namespace {
+
+struct Targets {
+  torch::Tensor cols;   // sample columns whose target this rank owns
+  torch::Tensor flat;   // their flat positions in the logits
+  torch::Tensor score;  // their scores
+  torch::Tensor logit;  // their logits (the margin applied)
+  torch::Tensor slope;  // ∂logit/∂score (margin only)
+};
+
+// The margin at the owned targets: the logit and its slope by autograd, written into the logits.
+void applyMargin(torch::Tensor& logits, Targets& t, const MarginFn& margin) {
+  t.logit = t.score;
+  if (!margin) return;
+  torch::AutoGradMode grad_on(true);
+  torch::Tensor c = t.score.detach().requires_grad_(true);
+  torch::Tensor out = margin(c);
+  t.slope = c.numel() > 0 ? torch::autograd::grad({out}, {c}, {torch::ones_like(out)})[0].detach()
+                          : torch::empty_like(c);
+  t.logit = out.detach();
+  logits.view({-1}).index_copy_(0, t.flat, t.logit);
+}
+
+// [max logit; max score] over every rank's rows (−inf on a rank without rows).
+torch::Tensor globalMaxima(torch::Tensor& logits, Targets& t, const MarginFn& margin,
+                           comm::Communicator& comm) {
+  const int64_t k = logits.size(0), n = logits.size(1);
+  torch::Tensor maxima = torch::empty({2, n}, logits.options());
+  if (k > 0) {
+    maxima[1] = std::get<0>(logits.max(0));
+    applyMargin(logits, t, margin);
+    maxima[0] = margin ? std::get<0>(logits.max(0)) : maxima[1];
+  } else {
+    maxima.fill_(-std::numeric_limits<double>::infinity());
+  }
+  allReduceTensor(comm, maxima, comm::ReduceOp::kMax);
+  return maxima;
+}
+
+// exp(logit − max) in place, then [Σ exp; target logit; target score] summed over the ranks.
+torch::Tensor globalSums(torch::Tensor& logits, const Targets& t, const torch::Tensor& max_logit,
+                         comm::Communicator& comm) {
+  torch::Tensor sums = torch::zeros({3, logits.size(1)}, logits.options());
+  if (logits.size(0) > 0) {
+    logits.sub_(max_logit.unsqueeze(0)).exp_();
+    sums[0] = logits.sum(0);
+    sums[1].index_copy_(0, t.cols, t.logit);
+    sums[2].index_copy_(0, t.cols, t.score);
+  }
+  allReduceTensor(comm, sums, comm::ReduceOp::kSum);
+  return sums;
+}
+
+}  // namespace
+
+CrossEntropyResult distributedCrossEntropy(torch::Tensor& logits, const torch::Tensor& target_row,
+                                           const MarginFn& margin, comm::Communicator& comm,
+                                           double grad_scale) {
+  torch::NoGradGuard no_grad;
+  const int64_t k = logits.size(0), n = logits.size(1);
+  Targets t;
+  t.cols = target_row.ge(0).nonzero().squeeze(1);
+  t.flat = target_row.index_select(0, t.cols) * n + t.cols;
+  t.score = logits.view({-1}).index_select(0, t.flat);
+  const torch::Tensor maxima = globalMaxima(logits, t, margin, comm);
+  const torch::Tensor sums = globalSums(logits, t, maxima[0], comm);
+  CrossEntropyResult out;
+  out.loss = sums[0].log() + maxima[0] - sums[1];
+  // The target's score is the global maximum: a distributed arg-max over the class shards.
+  out.correct = sums[2].ge(maxima[1]);
+  out.target_flat = t.flat;
+  out.margin_slope = t.slope;
+  if (k > 0) {  // (softmax − onehot)·grad_scale/n, in place
+    logits.div_(sums[0].unsqueeze(0));
+    logits.view({-1}).index_add_(0, t.flat, torch::full({t.flat.numel()}, -1.0, logits.options()));
+    logits.mul_(grad_scale / static_cast<double>(n));
+  }
+  return out;
+}
+
+void chainThroughMargin(torch::Tensor& logits_grad, const CrossEntropyResult& ce) {
+  if (!ce.margin_slope.defined() || logits_grad.numel() == 0) return;
+  torch::NoGradGuard no_grad;
+  torch::Tensor flat = logits_grad.view({-1});
+  flat.index_copy_(0, ce.target_flat, flat.index_select(0, ce.target_flat) * ce.margin_slope);
+}
+
+}  // namespace l2face::trainer
