@@ -35,7 +35,7 @@ KeySpec field(const char* section, const char* key, S trainer::TrainConfig::*sec
 // An entry for an enum member: the allowed words, the parsing and the canonical text all come from
 // the enum's name table (trainer::EnumNames), the doc from `lead` plus each word's meaning.
 template <class S, class E>
-KeySpec enumField(const char* section, const char* key, S Config::*sec, E S::*member,
+KeySpec enumField(const char* section, const char* key, S trainer::TrainConfig::*sec, E S::*member,
                   const std::string& lead) {
   std::vector<std::string> names;
   std::string doc = lead;
@@ -106,8 +106,8 @@ KeySpec backendKey() {
     std::string value;
     if (auto p = parseValue(node, value)) return p;
     if (auto p = checkValue(names, value)) return p;
-    for (comm::Backend b : {comm::Backend::kAuto, comm::Backend::kLocal, comm::Backend::kMpi,
-                            comm::Backend::kNccl}) {
+    for (comm::Backend b :
+         {comm::Backend::kAuto, comm::Backend::kLocal, comm::Backend::kMpi, comm::Backend::kNccl}) {
       if (value == comm::backendName(b)) cfg.comm.backend = b;
     }
     return std::nullopt;
