@@ -1,6 +1,9 @@
 # l2face_module(NAME SOURCES ... [PUBLIC_DEPS ...] [PRIVATE_DEPS ...] [TORCH]):
 # one static library per compiled folder, alias l2face::NAME, public headers in include/.
 # TORCH marks a module whose sources include torch; it gets the shared precompiled header.
+# A module with internal headers (internal/l2face/NAME/internal/*.h: what its own tests and
+# benchmarks may use beyond the public API) also gets l2face::NAME_internal, an interface target
+# that adds them; nothing else links it, and nobody adds a module's src/ to an include path.
 function(l2face_module name)
   cmake_parse_arguments(M "TORCH" "" "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS" ${ARGN})
   add_library(l2face_${name} STATIC ${M_SOURCES})
@@ -9,6 +12,13 @@ function(l2face_module name)
     PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include
     PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/src)
   target_link_libraries(l2face_${name} PUBLIC ${M_PUBLIC_DEPS} PRIVATE ${M_PRIVATE_DEPS})
+  if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/internal)
+    target_include_directories(l2face_${name} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/internal)
+    add_library(l2face_${name}_internal INTERFACE)
+    add_library(l2face::${name}_internal ALIAS l2face_${name}_internal)
+    target_include_directories(l2face_${name}_internal INTERFACE ${CMAKE_CURRENT_SOURCE_DIR}/internal)
+    target_link_libraries(l2face_${name}_internal INTERFACE l2face_${name})
+  endif()
   target_compile_options(l2face_${name} PRIVATE -Wall -Wextra)
   set_target_properties(l2face_${name} PROPERTIES POSITION_INDEPENDENT_CODE ON)
   if(M_TORCH)

@@ -12,13 +12,12 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "l2face/comm/mpi_session.h"
-#include "sharded_classifier.h"
+#include "l2face/trainer/internal/sharded_classifier.h"
 
 using namespace l2face;
 using namespace l2face::trainer;
@@ -45,13 +44,20 @@ int main(int argc, char** argv) {
   std::string head_type = "l2_softmax";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i], v = argv[i + 1];
-    if (a == "--classes") classes = std::stoll(v);
-    else if (a == "--dim") dim = std::stoi(v);
-    else if (a == "--batch") batch = std::stoll(v);
-    else if (a == "--sample-rate") sample_rate = std::stod(v);
-    else if (a == "--head") head_type = v;
-    else if (a == "--steps") steps = std::stoi(v);
-    else if (a == "--threads") threads = std::stoi(v);
+    if (a == "--classes")
+      classes = std::stoll(v);
+    else if (a == "--dim")
+      dim = std::stoi(v);
+    else if (a == "--batch")
+      batch = std::stoll(v);
+    else if (a == "--sample-rate")
+      sample_rate = std::stod(v);
+    else if (a == "--head")
+      head_type = v;
+    else if (a == "--steps")
+      steps = std::stoi(v);
+    else if (a == "--threads")
+      threads = std::stoi(v);
     else {
       std::cerr << "unknown argument " << a << "\n";
       return 2;
@@ -71,8 +77,10 @@ int main(int argc, char** argv) {
   ClassifierOptions cls;
   cls.parallel = ClassifierPlacement::kSharded;
   cls.sample_rate = sample_rate;
-  torch::Tensor features = torch::nn::functional::normalize(
-      torch::randn({batch, dim}), torch::nn::functional::NormalizeFuncOptions().dim(1)) * 30;
+  torch::Tensor features =
+      torch::nn::functional::normalize(torch::randn({batch, dim}),
+                                       torch::nn::functional::NormalizeFuncOptions().dim(1)) *
+      30;
   torch::Tensor labels = torch::randint(0, classes, {batch}, torch::kLong);
   comm->barrier();
   const int64_t baseline = procStatusBytes("VmRSS");
@@ -103,11 +111,16 @@ int main(int argc, char** argv) {
   std::vector<double> all(4 * static_cast<size_t>(world));
   comm->allGather(mine, all.data(), 4, comm::DType::kFloat64);
   if (rank == 0) {
-    nlohmann::json j = {{"classes", classes},       {"dim", dim},
-                        {"batch_per_rank", batch},  {"ranks", world},
-                        {"sample_rate", sample_rate}, {"head", head_type},
-                        {"steps", steps},           {"threads", threads},
-                        {"loss", loss},             {"sampled_rows", theory.sampled_rows},
+    nlohmann::json j = {{"classes", classes},
+                        {"dim", dim},
+                        {"batch_per_rank", batch},
+                        {"ranks", world},
+                        {"sample_rate", sample_rate},
+                        {"head", head_type},
+                        {"steps", steps},
+                        {"threads", threads},
+                        {"loss", loss},
+                        {"sampled_rows", theory.sampled_rows},
                         {"theory_breakdown",
                          {{"weights", theory.weight_bytes},
                           {"gradient", theory.gradient_bytes},

@@ -17,7 +17,7 @@
 #
 #   --malloc-reference  also runs the reference (compute only) with glibc's malloc set as l2face
 #                       sets it for CPU training (GLIBC_TUNABLES: no mmap-served blocks, no trim;
-#                       trainer/src/train_step.h), to show what that setting alone is worth
+#                       trainer/internal/l2face/trainer/internal/train_step.h), to show what that setting alone is worth
 #
 # l2face: build/bin/step_bench (TrainStep, the code trainer::train runs; with --corpus the real
 # Loader feeds it). Reference: .venv/bin/python bench/reference/train_reference.py. Both use

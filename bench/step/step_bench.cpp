@@ -14,24 +14,23 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
-#include "backbone.h"
-#include "head.h"
-#include "input.h"
 #include "l2face/comm/communicator.h"
 #include "l2face/comm/run_context.h"
 #include "l2face/data/dataset.h"
 #include "l2face/data/loader.h"
 #include "l2face/data/sampler.h"
-#include "optimizer.h"
-#include "precision.h"
-#include "run_checkpoint.h"
-#include "step_counters.h"
-#include "train_step.h"
+#include "l2face/trainer/internal/backbone.h"
+#include "l2face/trainer/internal/head.h"
+#include "l2face/trainer/internal/input.h"
+#include "l2face/trainer/internal/optimizer.h"
+#include "l2face/trainer/internal/precision.h"
+#include "l2face/trainer/internal/run_checkpoint.h"
+#include "l2face/trainer/internal/step_counters.h"
+#include "l2face/trainer/internal/train_step.h"
 
 namespace {
 
@@ -56,8 +55,8 @@ std::shared_ptr<data::Batch> syntheticBatch(int b, int batch, int side, int64_t 
   const size_t n = static_cast<size_t>(batch) * side * side * 3;
   std::shared_ptr<uint8_t> storage(new uint8_t[n], std::default_delete<uint8_t[]>());
   for (size_t i = 0; i < n; ++i) {
-    const uint64_t k = (static_cast<uint64_t>(i) + static_cast<uint64_t>(b) * n) *
-                       0x9E3779B97F4A7C15ULL;
+    const uint64_t k =
+        (static_cast<uint64_t>(i) + static_cast<uint64_t>(b) * n) * 0x9E3779B97F4A7C15ULL;
     storage.get()[i] = static_cast<uint8_t>(k >> 56);
   }
   out->pixels = data::PixelBuffer(storage, n);
@@ -125,8 +124,8 @@ int main(int argc, char** argv) {
 
     std::shared_ptr<data::Dataset> dataset;
     if (!corpus.empty()) dataset = data::openDataset(corpus);
-    const int64_t classes = dataset ? dataset->numClasses()
-                                    : static_cast<int64_t>(num("--classes", 1000));
+    const int64_t classes =
+        dataset ? dataset->numClasses() : static_cast<int64_t>(num("--classes", 1000));
 
     // The model and optimizer as trainer::train builds them (replicated l2_softmax head, SGD
     // with momentum 0.9 and weight decay 5e-4 on every trainable parameter).

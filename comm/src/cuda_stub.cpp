@@ -1,8 +1,8 @@
 // The CUDA entry points of a build without CUDA/NCCL: no devices, no device memory.
 #include <cstring>
 
-#include "buffer_memory.h"
-#include "cuda_util.h"
+#include "l2face/comm/internal/buffer_memory.h"
+#include "l2face/comm/internal/cuda_util.h"
 #include "l2face/comm/run_context.h"
 
 namespace l2face::comm {

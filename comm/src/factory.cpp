@@ -2,10 +2,10 @@
 // CUDA device and builds the backend.
 #include <string>
 
-#include "cuda_util.h"
 #include "l2face/comm/communicator.h"
+#include "l2face/comm/internal/cuda_util.h"
+#include "l2face/comm/internal/staging.h"
 #include "l2face/comm/mpi_session.h"
-#include "staging.h"
 
 #ifdef L2FACE_HAVE_MPI
 #include "mpi_communicator.h"

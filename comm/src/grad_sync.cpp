@@ -6,8 +6,8 @@
 #include <cstring>
 #include <string>
 
-#include "buffer_memory.h"
-#include "cuda_util.h"
+#include "l2face/comm/internal/buffer_memory.h"
+#include "l2face/comm/internal/cuda_util.h"
 
 namespace l2face::comm {
 namespace {

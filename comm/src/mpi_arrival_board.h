@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "watchdog.h"
+#include "l2face/comm/internal/watchdog.h"
 
 namespace l2face::comm {
 

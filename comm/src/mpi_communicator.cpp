@@ -13,11 +13,11 @@
 #include <mutex>
 #include <thread>
 
+#include "l2face/comm/internal/reduce_kernels.h"
+#include "l2face/comm/internal/watchdog.h"
 #include "l2face/comm/mpi_session.h"
 #include "mpi_arrival_board.h"
 #include "mpi_ops.h"
-#include "reduce_kernels.h"
-#include "watchdog.h"
 #include "work.h"
 
 namespace l2face::comm {

@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "reduce_kernels.h"
+#include "l2face/comm/internal/reduce_kernels.h"
 
 namespace l2face::comm {
 

@@ -6,9 +6,9 @@
 #include <string>
 
 #include "l2face/comm/errors.h"
+#include "l2face/comm/internal/store_arrival_board.h"
 #include "l2face/comm/mpi_session.h"
 #include "l2face/comm/tcp_store.h"
-#include "store_arrival_board.h"
 
 #ifdef L2FACE_HAVE_MPI
 #include <mpi.h>

@@ -4,8 +4,8 @@
 #include <cstddef>
 #include <memory>
 
+#include "l2face/comm/internal/watchdog.h"
 #include "l2face/comm/run_context.h"
-#include "watchdog.h"
 
 namespace l2face::comm {
 

@@ -12,10 +12,10 @@
 #include <mutex>
 #include <thread>
 
-#include "cuda_util.h"
+#include "l2face/comm/internal/cuda_util.h"
+#include "l2face/comm/internal/watchdog.h"
 #include "l2face/comm/mpi_session.h"
 #include "nccl_bootstrap.h"
-#include "watchdog.h"
 
 namespace l2face::comm {
 namespace {

@@ -1,5 +1,5 @@
 // Element-wise reduction loops, one per dtype and op, written so that the compiler vectorises them.
-#include "reduce_kernels.h"
+#include "l2face/comm/internal/reduce_kernels.h"
 
 #include <algorithm>
 #include <cstdint>

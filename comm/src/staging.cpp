@@ -1,11 +1,11 @@
 // The host-staging decorator: staging buffers per collective, copy in when issued, copy out when
 // waited on; the host view of a device backend and CUDA buffers on a host backend.
-#include "staging.h"
+#include "l2face/comm/internal/staging.h"
 
 #include <mutex>
 #include <vector>
 
-#include "cuda_util.h"
+#include "l2face/comm/internal/cuda_util.h"
 
 namespace l2face::comm {
 namespace {

@@ -1,5 +1,5 @@
 // The store-backed arrival board: a publisher thread writes this rank's latest collective.
-#include "store_arrival_board.h"
+#include "l2face/comm/internal/store_arrival_board.h"
 
 #include <sstream>
 #include <string>

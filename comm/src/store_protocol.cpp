@@ -1,5 +1,5 @@
 // Encoding and decoding of the store's frames.
-#include "store_protocol.h"
+#include "l2face/comm/internal/store_protocol.h"
 
 #include <algorithm>
 #include <charconv>

@@ -1,14 +1,14 @@
 // The rendezvous store's client: synchronous requests on one connection, each with a deadline.
-#include <boost/asio.hpp>
 #include <algorithm>
+#include <boost/asio.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <mutex>
 #include <thread>
 
 #include "l2face/comm/errors.h"
+#include "l2face/comm/internal/store_protocol.h"
 #include "l2face/comm/tcp_store.h"
-#include "store_protocol.h"
 
 namespace l2face::comm {
 

@@ -13,8 +13,8 @@
 #include <thread>
 
 #include "l2face/comm/errors.h"
+#include "l2face/comm/internal/store_protocol.h"
 #include "l2face/comm/tcp_store.h"
-#include "store_protocol.h"
 
 namespace l2face::comm {
 
@@ -65,7 +65,7 @@ class ServerCore {
   std::atomic<uint64_t> accepted_{0};
   store::Data data_;
   std::set<std::shared_ptr<Session>> sessions_;
-  std::list<Session*> pending_;  // sessions waiting for their hello, oldest first
+  std::list<Session*> pending_;         // sessions waiting for their hello, oldest first
   std::vector<std::string> rank_peer_;  // with a world size: who said hello as each rank
   int ranks_seen_ = 0;
   std::chrono::steady_clock::time_point log_window_start_{};
@@ -151,10 +151,10 @@ class Session : public std::enable_shared_from_this<Session> {
           const size_t limit =
               store::frameLimit(self->hello_done_, self->server_.options_.max_message_bytes);
           if (n == 0 || n > limit) {
-            return self->server_.reject(
-                *self, "message of " + std::to_string(n) + " bytes (limit " +
-                           std::to_string(limit) +
-                           (self->hello_done_ ? "" : " before the hello") + ")");
+            return self->server_.reject(*self, "message of " + std::to_string(n) +
+                                                   " bytes (limit " + std::to_string(limit) +
+                                                   (self->hello_done_ ? "" : " before the hello") +
+                                                   ")");
           }
           self->body_.resize(n);
           self->readBody();
@@ -341,8 +341,7 @@ void ServerCore::onAccepted(tcp::socket socket) {
     socket.close(ec);
     return;
   }
-  if (options_.max_pending_connections > 0 &&
-      pending_.size() >= options_.max_pending_connections) {
+  if (options_.max_pending_connections > 0 && pending_.size() >= options_.max_pending_connections) {
     reject(*pending_.front(), "the oldest of " + std::to_string(pending_.size()) +
                                   " connections without a hello, closed for a new one");
   }

@@ -1,5 +1,5 @@
 // The watchdog's report: which ranks did not arrive at a stuck collective, and ending the job.
-#include "watchdog.h"
+#include "l2face/comm/internal/watchdog.h"
 
 #include <unistd.h>
 

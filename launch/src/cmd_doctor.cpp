@@ -9,12 +9,12 @@
 #include <thread>
 
 #include "commands.h"
-#include "config.h"
-#include "doctor_checks.h"
 #include "l2face/comm/communicator.h"
 #include "l2face/comm/mpi_session.h"
 #include "l2face/comm/run_context.h"
 #include "l2face/comm/tcp_store.h"
+#include "l2face/launch/internal/config.h"
+#include "l2face/launch/internal/doctor_checks.h"
 
 using nlohmann::json;
 

@@ -6,13 +6,13 @@
 #include <memory>
 
 #include "commands.h"
-#include "config.h"
 #include "l2face/data/jpeg.h"
 #include "l2face/eval/compare.h"
 #include "l2face/eval/metrics.h"
 #include "l2face/eval/plot.h"
 #include "l2face/eval/suite.h"
 #include "l2face/eval/verification.h"
+#include "l2face/launch/internal/config.h"
 #include "l2face/trainer/embedding_model.h"
 #include "l2face/trainer/file_embedder.h"
 
@@ -176,8 +176,8 @@ int evalModel(const EvalArgs& a) {
   const eval::Embedder files = trainer::fileEmbedder(
       [&](const uint8_t* nhwc, int n, float* out) { model->embed(nhwc, n, o.flip, out); },
       model->inputSize(), model->dim());
-  const std::vector<eval::VerificationReport> reports =
-      suite.run(files, suite.needsBytes() ? modelBytesEmbedder(*model, o.flip) : nullptr, model->dim());
+  const std::vector<eval::VerificationReport> reports = suite.run(
+      files, suite.needsBytes() ? modelBytesEmbedder(*model, o.flip) : nullptr, model->dim());
   for (const auto& r : reports) std::cout << eval::reportTable(r);
   const std::string out =
       a.out.empty() ? (fs::path(model->checkpointDir()) / "eval.json").string() : a.out;

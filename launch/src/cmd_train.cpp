@@ -8,9 +8,9 @@
 #include <memory>
 
 #include "commands.h"
-#include "config.h"
 #include "l2face/comm/communicator.h"
 #include "l2face/comm/run_context.h"
+#include "l2face/launch/internal/config.h"
 #include "l2face/trainer/trainer.h"
 
 namespace fs = std::filesystem;

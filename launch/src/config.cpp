@@ -1,5 +1,5 @@
 // Loading a config (YAML file, then --set), cross-key checks, effective YAML, digest, reference.
-#include "config.h"
+#include "l2face/launch/internal/config.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -12,7 +12,7 @@
 #include <map>
 #include <sstream>
 
-#include "config_keys.h"
+#include "l2face/launch/internal/config_keys.h"
 
 namespace l2face::launch {
 namespace {
@@ -235,9 +235,9 @@ void Loader::checkCrossKeys() const {
              "optim.schedule step needs optim.milestones (ascending steps, e.g. [6000, 9000])");
   }
   if (c.optim.betas.size() != 2) {
-    failPair("optim.betas", "optim.type",
-             "optim.betas needs two values [beta1, beta2], got " +
-                 std::to_string(c.optim.betas.size()));
+    failPair(
+        "optim.betas", "optim.type",
+        "optim.betas needs two values [beta1, beta2], got " + std::to_string(c.optim.betas.size()));
   }
   if (c.model.norm == "none" && c.model.backbone != "tiny" && c.model.backbone != "face_resnet") {
     failPair("model.norm", "model.backbone",
@@ -256,8 +256,9 @@ void Loader::checkCrossKeys() const {
   }
   if (c.eval.every_steps > 0 && c.eval.pairs.empty() && c.eval.bins.empty() &&
       c.eval.templates.empty()) {
-    failPair("eval.every_steps", "eval.pairs",
-             "eval.every_steps > 0 needs a set to evaluate: eval.pairs, eval.bins or eval.templates");
+    failPair(
+        "eval.every_steps", "eval.pairs",
+        "eval.every_steps > 0 needs a set to evaluate: eval.pairs, eval.bins or eval.templates");
   }
 }
 

@@ -1,5 +1,5 @@
 // The key table: every YAML key with its field, type, constraint and one-line meaning.
-#include "config_keys.h"
+#include "l2face/launch/internal/config_keys.h"
 
 #include <algorithm>
 #include <type_traits>

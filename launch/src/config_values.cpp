@@ -1,5 +1,5 @@
 // Strict YAML value parsing, canonical formatting and constraint checks for config keys.
-#include "config_values.h"
+#include "l2face/launch/internal/config_values.h"
 
 #include <algorithm>
 #include <cctype>

@@ -1,5 +1,5 @@
 // `l2face doctor`'s checks: one rank's view of its host, and the agreement of all ranks' views.
-#include "doctor_checks.h"
+#include "l2face/launch/internal/doctor_checks.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

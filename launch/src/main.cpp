@@ -1,13 +1,12 @@
 // l2face: the command-line entry point; subcommands register themselves (cmd_*.cpp).
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 #include <optional>
 #include <string>
 
 #include "commands.h"
-#include "config.h"
 #include "l2face/comm/mpi_session.h"
+#include "l2face/launch/internal/config.h"
 
 #ifndef L2FACE_VERSION
 #define L2FACE_VERSION "0.0.0"

@@ -1,4 +1,5 @@
-// HTTP/1.1 server for /metrics and /healthz: limits on headers, time, connections; never throws out.
+// HTTP/1.1 server for /metrics and /healthz: limits on headers, time, connections; never throws
+// out.
 //
 // Limits, and why each holds under hostile clients:
 //  1. A request (request line and headers) is at most max_header_bytes, its body at most 4 KiB,
@@ -30,7 +31,7 @@
 #include <optional>
 #include <thread>
 
-#include "http_request.h"
+#include "l2face/monitoring/internal/http_request.h"
 
 namespace l2face::monitoring {
 
@@ -114,8 +115,9 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     detail::limitParser(*parser_, server_.opt.max_header_bytes);
     stream_.expires_after(std::chrono::milliseconds(server_.opt.read_timeout_ms));
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) { self->onRead(ec); });
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->onRead(ec); });
   }
 
   void onRead(beast::error_code ec) {

@@ -1,5 +1,5 @@
 // Parser limits, routing and answers of the metrics endpoint (no sockets: see exposer.cpp).
-#include "http_request.h"
+#include "l2face/monitoring/internal/http_request.h"
 
 namespace l2face::monitoring::detail {
 

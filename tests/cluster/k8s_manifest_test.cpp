@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "config.h"
+#include "l2face/launch/internal/config.h"
 
 namespace {
 

@@ -13,8 +13,8 @@
 #include <memory>
 #include <string>
 
-#include "http_request.h"
 #include "l2face/monitoring/exposer.h"
+#include "l2face/monitoring/internal/http_request.h"
 #include "l2face/monitoring/metrics.h"
 
 namespace {

@@ -17,10 +17,10 @@
 #include <string>
 #include <vector>
 
+#include "l2face/comm/internal/store_protocol.h"
 #include "l2face/data/jpeg.h"
 #include "l2face/data/recordio.h"
 #include "l2face/data/synth.h"
-#include "store_protocol.h"
 
 namespace fs = std::filesystem;
 

@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "store_protocol.h"
+#include "l2face/comm/internal/store_protocol.h"
 
 namespace {
 

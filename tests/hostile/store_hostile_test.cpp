@@ -10,8 +10,8 @@
 
 #include "hostile_util.h"
 #include "l2face/comm/errors.h"
+#include "l2face/comm/internal/store_protocol.h"
 #include "l2face/comm/tcp_store.h"
-#include "store_protocol.h"
 
 using namespace l2face::comm;
 using namespace l2face::hostile;

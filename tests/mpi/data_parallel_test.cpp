@@ -1,6 +1,6 @@
 // DataParallel under mpirun: gradients are views into GradSync's buckets, accumulate and clip in
 // place, survive set-to-none, and equal one process's gradients bit for bit.
-#include "data_parallel.h"
+#include "l2face/trainer/internal/data_parallel.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>

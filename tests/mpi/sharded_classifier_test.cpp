@@ -3,7 +3,7 @@
 // accuracy for every head type, over 1-4 ranks with C not divisible by P; negative-class
 // sampling (positives kept, deterministic, restricted-softmax exact); optimizer steps; and the
 // distributed cross-entropy alone against the replicated softmax cross-entropy.
-#include "sharded_classifier.h"
+#include "l2face/trainer/internal/sharded_classifier.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
@@ -12,12 +12,12 @@
 #include <cmath>
 #include <set>
 
-#include "distributed_cross_entropy.h"
-#include "head.h"
-#include "margin.h"
+#include "l2face/trainer/internal/distributed_cross_entropy.h"
+#include "l2face/trainer/internal/head.h"
+#include "l2face/trainer/internal/margin.h"
+#include "l2face/trainer/internal/optimizer.h"
+#include "l2face/trainer/internal/tensor_comm.h"
 #include "mpi_test_util.h"
-#include "optimizer.h"
-#include "tensor_comm.h"
 
 using namespace l2face;
 using namespace l2face::trainer;
@@ -123,8 +123,8 @@ void checkAgainstReference(const std::string& type, torch::Dtype dtype, double t
   mine->to(dtype);
   torch::Tensor e = mySlice(b.embeddings, rank).to(dtype).requires_grad_(true);
   torch::Tensor features = mine->constrain(e);
-  ShardedClassifier::Output out = sc.forwardBackward(features.detach(), mySlice(b.labels, rank),
-                                                     1.0, /*call_index=*/0);
+  ShardedClassifier::Output out =
+      sc.forwardBackward(features.detach(), mySlice(b.labels, rank), 1.0, /*call_index=*/0);
   features.backward(out.feature_grad);
 
   const ClassRange r = sc.range();
@@ -143,7 +143,8 @@ void checkAgainstReference(const std::string& type, torch::Dtype dtype, double t
   }
   // P·∂L/∂e of this rank's samples (the gradient of its own mean loss).
   expectClose(e.grad(), mySlice(want.feature_grad, rank) * p, tol, type + " embedding gradient");
-  const int64_t correct = mySlice(want.predictions, rank).eq(mySlice(b.labels, rank)).sum().item<int64_t>();
+  const int64_t correct =
+      mySlice(want.predictions, rank).eq(mySlice(b.labels, rank)).sum().item<int64_t>();
   EXPECT_EQ(out.correct.item<int64_t>(), correct) << type;
   // The weights of each rank are exactly the replicated head's rows.
   EXPECT_TRUE(torch::equal(sc.weight().to(torch::kFloat),
@@ -238,8 +239,8 @@ TEST(ShardedClassifier, SamplingKeepsPositivesIsDeterministicAndExactOnTheKeptCl
     sub->weight.copy_(full->weight.index_select(0, union_rows));
   }
   torch::Tensor sub_labels = remap.index_select(0, y);
-  torch::Tensor want = torch::nn::functional::cross_entropy(sub->forward(e, sub_labels).logits,
-                                                            sub_labels);
+  torch::Tensor want =
+      torch::nn::functional::cross_entropy(sub->forward(e, sub_labels).logits, sub_labels);
   EXPECT_NEAR(loss, want.item<double>(), 1e-10);
 }
 
@@ -295,8 +296,8 @@ TEST(ShardedClassifier, SkipFlagAndUntouchedRows) {
   ShardedClassifier sc(h, o, cls, classes, kDim, 9, c, torch::kCPU);
   torch::Tensor before = sc.weight().clone();
   at::Generator g = at::make_generator<at::CPUGeneratorImpl>(8);
-  torch::Tensor e = torch::nn::functional::normalize(torch::randn({p * kPerRank, kDim}, g),
-                                                     torch::nn::functional::NormalizeFuncOptions().dim(1));
+  torch::Tensor e = torch::nn::functional::normalize(
+      torch::randn({p * kPerRank, kDim}, g), torch::nn::functional::NormalizeFuncOptions().dim(1));
   torch::Tensor y = torch::randint(0, classes, {p * kPerRank}, g, torch::kLong);
   sc.forwardBackward(mySlice(e, rank), mySlice(y, rank), 1.0, 0);
   sc.step(0.1, torch::ones({}));

@@ -1,5 +1,5 @@
 // The backbone factory: checks the shared model options and builds the named network.
-#include "backbone.h"
+#include "l2face/trainer/internal/backbone.h"
 
 #include <stdexcept>
 

@@ -4,8 +4,8 @@
 #include <csignal>
 #include <iostream>
 
-#include "model_state.h"
-#include "precision.h"
+#include "l2face/trainer/internal/model_state.h"
+#include "l2face/trainer/internal/precision.h"
 
 namespace l2face::trainer {
 namespace {

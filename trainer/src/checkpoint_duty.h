@@ -8,9 +8,9 @@
 #include "l2face/checkpoint/async.h"
 #include "l2face/comm/communicator.h"
 #include "l2face/comm/run_context.h"
+#include "l2face/trainer/internal/optimizer.h"
+#include "l2face/trainer/internal/run_checkpoint.h"
 #include "l2face/trainer/trainer.h"
-#include "optimizer.h"
-#include "run_checkpoint.h"
 #include "run_console.h"
 #include "run_metrics.h"
 

@@ -1,12 +1,12 @@
 // Data-parallel replicas: start-up broadcast and bucketed gradient averaging during backward.
-#include "data_parallel.h"
+#include "l2face/trainer/internal/data_parallel.h"
 
 #include <torch/csrc/autograd/function_hook.h>
 #include <torch/csrc/autograd/functions/accumulate_grad.h>
 
 #include <stdexcept>
 
-#include "tensor_comm.h"
+#include "l2face/trainer/internal/tensor_comm.h"
 
 namespace l2face::trainer {
 namespace {

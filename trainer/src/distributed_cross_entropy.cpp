@@ -1,9 +1,9 @@
 // Distributed softmax cross-entropy: shard maxima, in-place exp, one fused sum, in-place gradient.
-#include "distributed_cross_entropy.h"
+#include "l2face/trainer/internal/distributed_cross_entropy.h"
 
 #include <limits>
 
-#include "tensor_comm.h"
+#include "l2face/trainer/internal/tensor_comm.h"
 
 namespace l2face::trainer {
 namespace {

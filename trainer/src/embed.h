@@ -3,8 +3,8 @@
 
 #include <torch/torch.h>
 
-#include "backbone.h"
-#include "input.h"
+#include "l2face/trainer/internal/backbone.h"
+#include "l2face/trainer/internal/input.h"
 
 namespace l2face::trainer {
 

@@ -1,11 +1,11 @@
 // Loads a trained backbone from a checkpoint and embeds uint8 image batches (with flip test).
 #include "l2face/trainer/embedding_model.h"
 
-#include "backbone.h"
 #include "embed.h"
-#include "input.h"
 #include "l2face/checkpoint/store.h"
-#include "model_state.h"
+#include "l2face/trainer/internal/backbone.h"
+#include "l2face/trainer/internal/input.h"
+#include "l2face/trainer/internal/model_state.h"
 
 namespace l2face::trainer {
 namespace {

@@ -10,9 +10,9 @@
 #include <fstream>
 #include <stdexcept>
 
-#include "backbone.h"
 #include "l2face/checkpoint/store.h"
-#include "model_state.h"
+#include "l2face/trainer/internal/backbone.h"
+#include "l2face/trainer/internal/model_state.h"
 
 namespace fs = std::filesystem;
 

@@ -1,8 +1,8 @@
 // Face-ResNet: the 27-convolution residual network of the center-loss paper, used by Ranjan et al.
 #include <stdexcept>
 
-#include "backbone.h"
 #include "backbone_layers.h"
+#include "l2face/trainer/internal/backbone.h"
 
 namespace l2face::trainer {
 namespace {

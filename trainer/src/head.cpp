@@ -1,6 +1,6 @@
 // The heads: L2-constrained softmax of Ranjan et al. (fixed, learned or auto α), plain softmax,
 // and NormFace / CosFace / ArcFace with normalised class weights.
-#include "head.h"
+#include "l2face/trainer/internal/head.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 
@@ -57,7 +57,8 @@ torch::Tensor unitRows(const torch::Tensor& t) {
 
 ClassRows initialClassRows(const HeadSpec& spec, int64_t begin, int64_t end, int dim,
                            uint64_t seed) {
-  if (begin < 0 || end < begin || dim < 1) throw std::invalid_argument("initialClassRows: bad range");
+  if (begin < 0 || end < begin || dim < 1)
+    throw std::invalid_argument("initialClassRows: bad range");
   const bool normalised = spec.normalised;
   const bool with_bias = spec.bias;
   const double bound = 1.0 / std::sqrt(static_cast<double>(dim));
@@ -157,8 +158,7 @@ HeadOutput HeadImpl::forward(const torch::Tensor& embeddings, const torch::Tenso
     // fp32 FC even when the backbone ran in bf16: logits of a few thousand classes need it.
     torch::Tensor z = constrain(embeddings);
     torch::Tensor logits = torch::nn::functional::linear(
-        z, weight.to(z.scalar_type()),
-        bias.defined() ? bias.to(z.scalar_type()) : torch::Tensor());
+        z, weight.to(z.scalar_type()), bias.defined() ? bias.to(z.scalar_type()) : torch::Tensor());
     return {logits, logits};
   }
   torch::Tensor f = constrain(embeddings);

@@ -1,8 +1,8 @@
 // IResNet-18/34/50/100 as insightface's arcface_torch defines them, with its parameter names.
 #include <stdexcept>
 
-#include "backbone.h"
 #include "backbone_layers.h"
+#include "l2face/trainer/internal/backbone.h"
 
 namespace l2face::trainer {
 namespace {

@@ -1,5 +1,5 @@
 // The combined-margin target logit: clamped cosine, cos(θ + m) and the θ + m > π fallback.
-#include "margin.h"
+#include "l2face/trainer/internal/margin.h"
 
 #include <cmath>
 

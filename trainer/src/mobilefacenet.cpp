@@ -1,8 +1,8 @@
 // MobileFaceNet (Chen et al. 2018, Table 1) with insightface's module names and GDC embedding.
 #include <stdexcept>
 
-#include "backbone.h"
 #include "backbone_layers.h"
+#include "l2face/trainer/internal/backbone.h"
 
 namespace l2face::trainer {
 namespace {

@@ -1,5 +1,5 @@
 // Model geometry <-> JSON, and torch archives for modules and tensor lists.
-#include "model_state.h"
+#include "l2face/trainer/internal/model_state.h"
 
 namespace l2face::trainer {
 

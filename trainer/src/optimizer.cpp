@@ -1,5 +1,5 @@
 // Parameter groups, gradient norm / clipping / finiteness, and the fused SGD and AdamW steps.
-#include "optimizer.h"
+#include "l2face/trainer/internal/optimizer.h"
 
 #include <ATen/ops/_fused_adamw.h>
 #include <ATen/ops/_fused_sgd.h>

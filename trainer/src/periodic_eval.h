@@ -5,10 +5,10 @@
 
 #include <vector>
 
-#include "backbone.h"
 #include "l2face/eval/options.h"
 #include "l2face/eval/suite.h"
 #include "l2face/eval/verification.h"
+#include "l2face/trainer/internal/backbone.h"
 
 namespace l2face::trainer {
 

@@ -1,5 +1,5 @@
 // bf16 autocast scope, channels_last conversion and the finite-weights check.
-#include "precision.h"
+#include "l2face/trainer/internal/precision.h"
 
 #include <ATen/autocast_mode.h>
 

@@ -1,5 +1,5 @@
 // Row sampling of a class shard: positives first, then the top of a seeded uniform score.
-#include "row_sampler.h"
+#include "l2face/trainer/internal/row_sampler.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 

@@ -1,5 +1,5 @@
 // Snapshots of a run's state for checkpoints, and resuming from them (also re-sharded).
-#include "run_checkpoint.h"
+#include "l2face/trainer/internal/run_checkpoint.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 
@@ -11,8 +11,8 @@
 
 #include "l2face/checkpoint/rows.h"
 #include "l2face/checkpoint/store.h"
+#include "l2face/trainer/internal/tensor_comm.h"
 #include "l2face/trainer/trainer.h"
-#include "tensor_comm.h"
 
 namespace fs = std::filesystem;
 
@@ -113,8 +113,7 @@ OptimType ResumeSource::optimizer() const {
   return kindFromMeta(meta, "optimizer", OptimType::kSgd, dir);
 }
 
-std::vector<checkpoint::FileJob> snapshotJobs(TrainModel& m, const Optimizer& optimizer,
-                                              int rank) {
+std::vector<checkpoint::FileJob> snapshotJobs(TrainModel& m, const Optimizer& optimizer, int rank) {
   torch::NoGradGuard no_grad;
   std::vector<checkpoint::FileJob> jobs;
   if (rank == 0) {
@@ -161,8 +160,7 @@ nlohmann::json checkpointMeta(const ModelGeometry& geo, OptimType optim_type,
 }
 
 std::optional<ResumeSource> findResumeSource(const std::string& resume_spec,
-                                             const std::string& run_dir,
-                                             comm::Communicator& comm) {
+                                             const std::string& run_dir, comm::Communicator& comm) {
   if (resume_spec.empty() || resume_spec == "none") return std::nullopt;
   const bool automatic = resume_spec == "auto";
   const fs::path where = automatic ? fs::path(run_dir) : fs::path(resume_spec);
@@ -176,8 +174,8 @@ std::optional<ResumeSource> findResumeSource(const std::string& resume_spec,
       } else {
         checkpoint::LoadedCheckpoint c = checkpoint::openCheckpoint(where);
         choice = c.dir.string();
-        std::cerr << "[l2face] resuming from " << choice << " (step " << c.manifest.step
-                  << ", " << c.manifest.world_size << " rank(s))\n";
+        std::cerr << "[l2face] resuming from " << choice << " (step " << c.manifest.step << ", "
+                  << c.manifest.world_size << " rank(s))\n";
       }
     } catch (const std::exception& e) {
       choice = std::string("!") + e.what();

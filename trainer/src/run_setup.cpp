@@ -7,13 +7,13 @@
 #include <iostream>
 #include <thread>
 
-#include "backbone.h"
-#include "input.h"
 #include "l2face/trainer/alpha.h"
-#include "model_state.h"
-#include "precision.h"
-#include "sharded_classifier.h"
-#include "train_step.h"
+#include "l2face/trainer/internal/backbone.h"
+#include "l2face/trainer/internal/input.h"
+#include "l2face/trainer/internal/model_state.h"
+#include "l2face/trainer/internal/precision.h"
+#include "l2face/trainer/internal/sharded_classifier.h"
+#include "l2face/trainer/internal/train_step.h"
 
 namespace fs = std::filesystem;
 

@@ -8,11 +8,11 @@
 #include <optional>
 #include <string>
 
-#include "data_parallel.h"
 #include "l2face/comm/communicator.h"
 #include "l2face/comm/run_context.h"
+#include "l2face/trainer/internal/data_parallel.h"
+#include "l2face/trainer/internal/run_checkpoint.h"
 #include "l2face/trainer/trainer.h"
-#include "run_checkpoint.h"
 
 namespace l2face::trainer {
 

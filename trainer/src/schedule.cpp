@@ -1,5 +1,5 @@
 // Learning-rate schedules with linear warm-up.
-#include "schedule.h"
+#include "l2face/trainer/internal/schedule.h"
 
 #include <algorithm>
 #include <cmath>

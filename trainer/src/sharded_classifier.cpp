@@ -1,13 +1,13 @@
 // Model-parallel classifier: row shards of the class weights, their scores, the distributed
 // cross-entropy, reduce-scattered feature gradients, and sampled-row optimizer steps.
-#include "sharded_classifier.h"
+#include "l2face/trainer/internal/sharded_classifier.h"
 
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
-#include "margin.h"
-#include "tensor_comm.h"
+#include "l2face/trainer/internal/margin.h"
+#include "l2face/trainer/internal/tensor_comm.h"
 
 namespace l2face::trainer {
 namespace {
@@ -169,8 +169,8 @@ ShardedClassifier::Output ShardedClassifier::forwardBackward(const torch::Tensor
   torch::NoGradGuard no_grad;
   const int64_t b = features.size(0);
   if (features.dim() != 2 || features.size(1) != dim_ || labels.numel() != b) {
-    throw std::invalid_argument("sharded classifier: features must be B × " +
-                                std::to_string(dim_) + " with B labels");
+    throw std::invalid_argument("sharded classifier: features must be B × " + std::to_string(dim_) +
+                                " with B labels");
   }
   const torch::Tensor f = allGatherTensor(comm_, features.to(weight_.scalar_type()).contiguous());
   const torch::Tensor y = allGatherTensor(comm_, labels.to(device_, torch::kLong).contiguous());
@@ -371,10 +371,9 @@ torch::Tensor ShardedClassifier::snapshotRows() const {
 void ShardedClassifier::loadRows(const torch::Tensor& rows) {
   torch::NoGradGuard no_grad;
   if (rows.dim() != 2 || rows.size(0) != range_.size() || rows.size(1) != rowCols()) {
-    throw std::invalid_argument("sharded classifier: checkpoint rows of shape " +
-                                c10::str(rows.sizes()) + " where [" +
-                                std::to_string(range_.size()) + ", " +
-                                std::to_string(rowCols()) + "] are needed");
+    throw std::invalid_argument(
+        "sharded classifier: checkpoint rows of shape " + c10::str(rows.sizes()) + " where [" +
+        std::to_string(range_.size()) + ", " + std::to_string(rowCols()) + "] are needed");
   }
   int64_t col = 0;
   for (const auto& [name, t] : rowBlocks(weight_, bias_, weight_state_, bias_state_, "m1", "m2")) {

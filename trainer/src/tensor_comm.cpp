@@ -1,5 +1,5 @@
 // Tensor collectives: contiguous buffers on the side of the communicator's memory kind.
-#include "tensor_comm.h"
+#include "l2face/trainer/internal/tensor_comm.h"
 
 #include <stdexcept>
 #include <string>
@@ -20,11 +20,16 @@ torch::Tensor commSide(comm::Communicator& comm, const torch::Tensor& t) {
 
 comm::DType commDtype(const torch::Tensor& t) {
   switch (t.scalar_type()) {
-    case torch::kFloat: return comm::DType::kFloat32;
-    case torch::kDouble: return comm::DType::kFloat64;
-    case torch::kInt: return comm::DType::kInt32;
-    case torch::kLong: return comm::DType::kInt64;
-    case torch::kByte: return comm::DType::kUInt8;
+    case torch::kFloat:
+      return comm::DType::kFloat32;
+    case torch::kDouble:
+      return comm::DType::kFloat64;
+    case torch::kInt:
+      return comm::DType::kInt32;
+    case torch::kLong:
+      return comm::DType::kInt64;
+    case torch::kByte:
+      return comm::DType::kUInt8;
     default:
       throw std::invalid_argument("collective: unsupported dtype " +
                                   std::string(c10::toString(t.scalar_type())));
@@ -51,8 +56,9 @@ torch::Tensor allGatherTensor(comm::Communicator& comm, const torch::Tensor& t) 
 torch::Tensor reduceScatterSumTensor(comm::Communicator& comm, const torch::Tensor& t) {
   const int p = comm.size();
   if (t.dim() < 1 || t.size(0) % p != 0) {
-    throw std::invalid_argument("reduce-scatter: dim 0 (" + std::to_string(t.dim() ? t.size(0) : 0) +
-                                ") does not split into " + std::to_string(p) + " blocks");
+    throw std::invalid_argument("reduce-scatter: dim 0 (" +
+                                std::to_string(t.dim() ? t.size(0) : 0) + ") does not split into " +
+                                std::to_string(p) + " blocks");
   }
   torch::Tensor send = commSide(comm, t);
   std::vector<int64_t> shape = send.sizes().vec();

@@ -1,8 +1,8 @@
 // The tiny backbone: four strided conv stages, then insightface's BN-Dropout-FC-BN embedding.
 #include <stdexcept>
 
-#include "backbone.h"
 #include "backbone_layers.h"
+#include "l2face/trainer/internal/backbone.h"
 
 namespace l2face::trainer {
 namespace {

@@ -1,15 +1,15 @@
 // TrainStep: the body of one training step, shared by the training loop and bench/step.
-#include "train_step.h"
+#include "l2face/trainer/internal/train_step.h"
 
 #include <cmath>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
 
-#include "input.h"
-#include "precision.h"
-#include "sharded_classifier.h"
-#include "tensor_comm.h"
+#include "l2face/trainer/internal/input.h"
+#include "l2face/trainer/internal/precision.h"
+#include "l2face/trainer/internal/sharded_classifier.h"
+#include "l2face/trainer/internal/tensor_comm.h"
 
 namespace l2face::trainer {
 
@@ -31,9 +31,9 @@ void TrainStep::microBatch(const data::Batch& batch, int micro, bool poisoned) {
   if (dp_) dp_->setSync(micro == accumulate - 1);
   torch::Tensor x = toInput(batch.pixels.data(), batch.batch_size, batch.height, batch.width,
                             config_.device, config_.channels_last);
-  torch::Tensor y = torch::from_blob(const_cast<int64_t*>(batch.labels.data()),
-                                     {batch.batch_size}, torch::kLong)
-                        .to(config_.device);
+  torch::Tensor y =
+      torch::from_blob(const_cast<int64_t*>(batch.labels.data()), {batch.batch_size}, torch::kLong)
+          .to(config_.device);
   torch::Tensor embeddings;
   {
     AutocastGuard autocast(config_.device, config_.bf16);
@@ -78,11 +78,11 @@ GradientCheck TrainStep::finish(double lr, bool poisoned, StepCounters& counters
     allReduceTensor(comm_, shard_sq, comm::ReduceOp::kSum);
     if (poisoned) shard_sq = shard_sq * std::nan("");
   }
-  GradientCheck check = checkGradients(
-      optimizer_.grads(), config_.clip_grad_norm, dp_ ? torch::Tensor() : step_loss_, shard_sq,
-      [&](const torch::Tensor& factor) {
-        if (m_.classifier) m_.classifier->scaleGrad(factor);
-      });
+  GradientCheck check =
+      checkGradients(optimizer_.grads(), config_.clip_grad_norm, dp_ ? torch::Tensor() : step_loss_,
+                     shard_sq, [&](const torch::Tensor& factor) {
+                       if (m_.classifier) m_.classifier->scaleGrad(factor);
+                     });
   optimizer_.step(lr, check.found_inf);
   if (m_.classifier) m_.classifier->step(lr, check.found_inf);
   counters.add(step_loss_, correct_, check.found_inf);
@@ -91,7 +91,7 @@ GradientCheck TrainStep::finish(double lr, bool poisoned, StepCounters& counters
 
 void retainFreedHostMemory() {
 #if defined(__GLIBC__)
-  mallopt(M_MMAP_MAX, 0);        // large blocks from the heap too (reused, not re-faulted)
+  mallopt(M_MMAP_MAX, 0);         // large blocks from the heap too (reused, not re-faulted)
   mallopt(M_TRIM_THRESHOLD, -1);  // never hand the heap's free top back to the kernel
 #endif
 }

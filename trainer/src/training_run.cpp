@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "l2face/data/sampler.h"
-#include "schedule.h"
+#include "l2face/trainer/internal/schedule.h"
 
 namespace fs = std::filesystem;
 

@@ -10,20 +10,20 @@
 #include <optional>
 
 #include "checkpoint_duty.h"
-#include "data_parallel.h"
 #include "l2face/comm/communicator.h"
 #include "l2face/comm/run_context.h"
 #include "l2face/data/dataset.h"
 #include "l2face/data/loader.h"
+#include "l2face/trainer/internal/data_parallel.h"
+#include "l2face/trainer/internal/optimizer.h"
+#include "l2face/trainer/internal/run_checkpoint.h"
+#include "l2face/trainer/internal/step_counters.h"
+#include "l2face/trainer/internal/train_step.h"
 #include "l2face/trainer/trainer.h"
-#include "optimizer.h"
 #include "periodic_eval.h"
-#include "run_checkpoint.h"
 #include "run_console.h"
 #include "run_metrics.h"
 #include "run_setup.h"
-#include "step_counters.h"
-#include "train_step.h"
 
 namespace l2face::trainer {
 

@@ -5,10 +5,10 @@
 #include <cstring>
 #include <vector>
 
-#include "buffer_memory.h"
 #include "fake_comm.h"
 #include "l2face/comm/communicator.h"
-#include "staging.h"
+#include "l2face/comm/internal/buffer_memory.h"
+#include "l2face/comm/internal/staging.h"
 
 using namespace l2face::comm;
 

@@ -5,10 +5,10 @@
 #include <vector>
 
 #include "l2face/comm/communicator.h"
+#include "l2face/comm/internal/reduce_kernels.h"
+#include "l2face/comm/internal/watchdog.h"
 #include "l2face/comm/mpi_session.h"
 #include "l2face/comm/run_context.h"
-#include "reduce_kernels.h"
-#include "watchdog.h"
 
 using namespace l2face::comm;
 

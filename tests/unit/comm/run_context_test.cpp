@@ -7,9 +7,9 @@
 #include <map>
 #include <string>
 
-#include "cuda_util.h"
 #include "l2face/comm/communicator.h"
 #include "l2face/comm/errors.h"
+#include "l2face/comm/internal/cuda_util.h"
 
 using namespace l2face::comm;
 

@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "l2face/comm/errors.h"
-#include "store_arrival_board.h"
-#include "store_protocol.h"
-#include "watchdog.h"
+#include "l2face/comm/internal/store_arrival_board.h"
+#include "l2face/comm/internal/store_protocol.h"
+#include "l2face/comm/internal/watchdog.h"
 
 using namespace l2face::comm;
 

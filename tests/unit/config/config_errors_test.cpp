@@ -1,7 +1,7 @@
 // Tests of config errors: each kind names the place (file:line or the --set argument) and key.
 #include <gtest/gtest.h>
 
-#include "config.h"
+#include "l2face/launch/internal/config.h"
 
 namespace l2face::launch {
 namespace {
@@ -22,7 +22,8 @@ TEST(ConfigErrors, UnknownKeySuggestsTheClosest) {
   EXPECT_EQ(errorOf("data:\n  lr: 0.1\n"),
             "t.yaml:2: unknown key 'data.lr' (did you mean 'optim.lr'?)");
   EXPECT_EQ(errorOf("checkpoint:\n  zzzzzz: 1\n"),
-            "t.yaml:2: unknown key 'checkpoint.zzzzzz' (checkpoint has: every_steps, every_seconds, keep_last, keep_every, async, fail_on_error)");
+            "t.yaml:2: unknown key 'checkpoint.zzzzzz' (checkpoint has: every_steps, "
+            "every_seconds, keep_last, keep_every, async, fail_on_error)");
 }
 
 TEST(ConfigErrors, UnknownSection) {
@@ -128,7 +129,8 @@ TEST(ConfigErrors, CrossKeyChecksBlameTheLaterSetting) {
             "t.yaml:2: optim.schedule step needs optim.milestones (ascending steps, e.g. "
             "[6000, 9000])");
   EXPECT_EQ(errorOf("eval:\n  every_steps: 100\n"),
-            "t.yaml:2: eval.every_steps > 0 needs a set to evaluate: eval.pairs, eval.bins or eval.templates");
+            "t.yaml:2: eval.every_steps > 0 needs a set to evaluate: eval.pairs, eval.bins or "
+            "eval.templates");
   EXPECT_EQ(errorOf("data:\n  image_size: 100\n"),
             "t.yaml:2: model.backbone tiny needs data.image_size divisible by 16, got 100");
   EXPECT_EQ(errorOf("optim:\n  schedule: step\n  milestones: [10]\n"), "(no error)");

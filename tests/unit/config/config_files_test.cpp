@@ -7,8 +7,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "config.h"
-#include "config_keys.h"
+#include "l2face/launch/internal/config.h"
+#include "l2face/launch/internal/config_keys.h"
 
 namespace l2face::launch {
 namespace {

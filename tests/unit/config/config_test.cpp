@@ -1,5 +1,5 @@
 // Tests of the config layer: defaults, every key from YAML and --set, round trip, digest.
-#include "config.h"
+#include "l2face/launch/internal/config.h"
 
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 #include <set>
 #include <utility>
 
-#include "config_keys.h"
+#include "l2face/launch/internal/config_keys.h"
 
 namespace l2face::launch {
 namespace {

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "doctor_checks.h"
+#include "l2face/launch/internal/doctor_checks.h"
 
 using nlohmann::json;
 using namespace l2face::launch;

@@ -1,10 +1,8 @@
 // Backbones: output shapes, parameter counts against the published architectures, and an
 // independent PyTorch definition (backbone_oracle.py) as the oracle for names, shapes, outputs.
-#include "backbone.h"
+#include "l2face/trainer/internal/backbone.h"
 
 #include <gtest/gtest.h>
-
-#include "subprocess.h"
 #include <stdio.h>
 #include <sys/wait.h>
 
@@ -12,6 +10,8 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+
+#include "subprocess.h"
 
 using namespace l2face::trainer;
 

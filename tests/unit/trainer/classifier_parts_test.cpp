@@ -4,11 +4,11 @@
 
 #include <set>
 
-#include "distributed_cross_entropy.h"
 #include "l2face/comm/communicator.h"
 #include "l2face/data/seed_mix.h"
-#include "margin.h"
-#include "row_sampler.h"
+#include "l2face/trainer/internal/distributed_cross_entropy.h"
+#include "l2face/trainer/internal/margin.h"
+#include "l2face/trainer/internal/row_sampler.h"
 
 using namespace l2face;
 using namespace l2face::trainer;

@@ -1,13 +1,13 @@
 // Heads against hand derivations and float64 references: L2-softmax (incl. ∂loss/∂α), softmax,
 // NormFace, CosFace, ArcFace (incl. its θ + m > π fallback and fp32 safety at cos θ = ±1).
-#include "head.h"
+#include "l2face/trainer/internal/head.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <sstream>
 
-#include "margin.h"
+#include "l2face/trainer/internal/margin.h"
 
 using namespace l2face::trainer;
 
@@ -126,8 +126,8 @@ TEST(Head, SoftmaxIsThePlainFullyConnectedLayer) {
   Head head(opt, 4, 3);
   torch::Tensor f = torch::randn({2, 4}) * 10;
   EXPECT_TRUE(torch::equal(head->constrain(f), f));
-  EXPECT_TRUE(
-      torch::allclose(head->forward(f, torch::tensor({0, 1})).logits, torch::nn::functional::linear(f, head->weight, head->bias)));
+  EXPECT_TRUE(torch::allclose(head->forward(f, torch::tensor({0, 1})).logits,
+                              torch::nn::functional::linear(f, head->weight, head->bias)));
   EXPECT_EQ(head->alpha(), 0.0);
 }
 

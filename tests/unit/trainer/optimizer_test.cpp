@@ -1,11 +1,11 @@
 // The multi-tensor optimizers against torch::optim (SGD, AdamW), the device-side skip of
 // non-finite steps, gradient clipping, and the weight-decay groups.
-#include "optimizer.h"
+#include "l2face/trainer/internal/optimizer.h"
 
 #include <gtest/gtest.h>
 
-#include "backbone.h"
-#include "head.h"
+#include "l2face/trainer/internal/backbone.h"
+#include "l2face/trainer/internal/head.h"
 
 using namespace l2face::trainer;
 

@@ -7,10 +7,10 @@
 #include <filesystem>
 #include <fstream>
 
-#include "head.h"
 #include "l2face/trainer/alpha.h"
-#include "precision.h"
-#include "schedule.h"
+#include "l2face/trainer/internal/head.h"
+#include "l2face/trainer/internal/precision.h"
+#include "l2face/trainer/internal/schedule.h"
 
 using namespace l2face::trainer;
 

@@ -5,13 +5,13 @@
 #include <cmath>
 #include <filesystem>
 
-#include "backbone.h"
-#include "head.h"
 #include "l2face/checkpoint/store.h"
 #include "l2face/comm/communicator.h"
 #include "l2face/data/synth.h"
+#include "l2face/trainer/internal/backbone.h"
+#include "l2face/trainer/internal/head.h"
+#include "l2face/trainer/internal/model_state.h"
 #include "l2face/trainer/trainer.h"
-#include "model_state.h"
 
 namespace fs = std::filesystem;
 using namespace l2face;

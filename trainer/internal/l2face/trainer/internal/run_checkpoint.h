@@ -7,11 +7,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "backbone.h"
 #include "head.h"
@@ -50,8 +49,7 @@ struct RunPosition {
 //
 // This rank's files as jobs for checkpoint::AsyncCheckpointer: the state is copied to host memory
 // here, on the training thread; the jobs only write those copies.
-std::vector<checkpoint::FileJob> snapshotJobs(TrainModel& m, const Optimizer& optimizer,
-                                              int rank);
+std::vector<checkpoint::FileJob> snapshotJobs(TrainModel& m, const Optimizer& optimizer, int rank);
 nlohmann::json checkpointMeta(const ModelGeometry& geo, OptimType optim_type,
                               const std::string& config_digest, const TrainModel& m,
                               const RunPosition& pos, int world);
@@ -72,8 +70,7 @@ struct ResumeSource {
 // (checksums; a broken newest checkpoint is reported and the previous valid one used), then
 // broadcasts the choice. Collective. std::nullopt: start from scratch.
 std::optional<ResumeSource> findResumeSource(const std::string& resume_spec,
-                                             const std::string& run_dir,
-                                             comm::Communicator& comm);
+                                             const std::string& run_dir, comm::Communicator& comm);
 
 // Refuses (IncompatibleCheckpoint, listing every mismatch) a checkpoint whose backbone, embedding
 // size, norm, width, image size, number of classes, head type, bias, learned α or optimizer type

@@ -111,13 +111,13 @@ size_t frameLimit(bool hello_done, size_t max_message_bytes);
 // One decoded request (the fields its command carries; the others keep their defaults).
 struct Request {
   Command command = Command::kHello;
-  std::string token;                   // kHello
-  int32_t rank = -1;                   // kHello
-  std::string key;                     // kSet, kGet, kAdd, kDelete
-  std::string value;                   // kSet
-  int64_t delta = 0;                   // kAdd
-  std::vector<std::string> keys;       // kWait
-  uint64_t timeout_ms = 0;             // kWait
+  std::string token;              // kHello
+  int32_t rank = -1;              // kHello
+  std::string key;                // kSet, kGet, kAdd, kDelete
+  std::string value;              // kSet
+  int64_t delta = 0;              // kAdd
+  std::vector<std::string> keys;  // kWait
+  uint64_t timeout_ms = 0;        // kWait
 };
 
 // Decodes a request payload (step 3's commands and the hello). ProtocolError for an unknown or

@@ -35,13 +35,13 @@ ClassifierPlacement resolveClassifierParallel(const ClassifierOptions& opt, int 
 // Bytes one rank holds for its class shard (fp32): what the trainer reports at start and what the
 // classifier benchmark compares the measured peak with.
 struct ClassifierMemory {
-  int64_t rows = 0;               // classes owned
-  int64_t sampled_rows = 0;       // rows in one step's logits (rows when sample_rate = 1)
-  int64_t weight_bytes = 0;       // weights + bias
-  int64_t gradient_bytes = 0;     // their gradient (same size)
-  int64_t optimizer_bytes = 0;    // momentum (sgd), two moments (adamw)
-  int64_t logits_bytes = 0;       // global batch × sampled rows: one buffer, reused in place
-  int64_t activation_bytes = 0;   // gathered features, their gradient, the sampled rows' copies
+  int64_t rows = 0;              // classes owned
+  int64_t sampled_rows = 0;      // rows in one step's logits (rows when sample_rate = 1)
+  int64_t weight_bytes = 0;      // weights + bias
+  int64_t gradient_bytes = 0;    // their gradient (same size)
+  int64_t optimizer_bytes = 0;   // momentum (sgd), two moments (adamw)
+  int64_t logits_bytes = 0;      // global batch × sampled rows: one buffer, reused in place
+  int64_t activation_bytes = 0;  // gathered features, their gradient, the sampled rows' copies
   int64_t total() const {
     return weight_bytes + gradient_bytes + optimizer_bytes + logits_bytes + activation_bytes;
   }
