@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # e2e (label mpi): P ranks × batch B train to the same model as 1 rank × batch P·B (no BatchNorm,
-# no dropout), compared through the embeddings of held-out images; and a dead rank ends the job.
+# no dropout), compared through the embeddings of held-out images, and report the same global loss
+# and accuracy in summary.json; and a dead rank ends the job.
 set -euo pipefail
 L2FACE="$1"; WORK="$2"; SRC="$3"
 PY="$SRC/.venv/bin/python"; [ -x "$PY" ] || PY=python3
@@ -37,5 +38,15 @@ for p in ("p2", "p3", "p4"):
     assert rel < 1e-6, rel
 # The same computation on different ranks: a different model would differ by O(1).
 assert np.abs(ref).max() > 1e-3
+# summary.json's loss and accuracy are means over every rank's samples of the last window: equal
+# to the single rank's over the same global batches (each rank alone sees 1/P of them).
+one = json.load(open(f"{w}/p1/summary.json"))
+for p in ("p2", "p3", "p4"):
+    s = json.load(open(f"{w}/{p}/summary.json"))
+    dl = abs(s["final_loss"] - one["final_loss"]) / abs(one["final_loss"])
+    print(f"{p}: final_loss {s['final_loss']:.7g} vs {one['final_loss']:.7g} (rel {dl:.1e}), "
+          f"train_accuracy {s['train_accuracy']} vs {one['train_accuracy']}")
+    assert dl < 1e-6, (p, s["final_loss"], one["final_loss"])
+    assert s["train_accuracy"] == one["train_accuracy"], (p, s["train_accuracy"])
 PY
 echo "e2e data parallel ok"

@@ -101,12 +101,13 @@ TrainModel buildModel(const TrainerOptions& opt, const Runtime& rt, int64_t num_
                       ClassifierPlacement placement, const std::optional<ResumeSource>& source,
                       comm::Communicator& comm, const comm::RunContext& ctx) {
   const bool sharded = placement == ClassifierPlacement::kSharded;
+  const HeadSpec spec = resolveHeadSpec(opt.head, num_classes);  // one spec for both
   TrainModel m;
   m.backbone = makeBackbone(opt.model, opt.data.image_size);
-  m.head = Head(opt.head, opt.model.embedding_dim, num_classes, opt.run.seed, !sharded);
+  m.head = Head(spec, opt.model.embedding_dim, num_classes, opt.run.seed, !sharded);
   if (sharded) {
     m.classifier =
-        std::make_unique<ShardedClassifier>(opt.head, opt.optim, opt.classifier, num_classes,
+        std::make_unique<ShardedClassifier>(spec, opt.optim, opt.classifier, num_classes,
                                             opt.model.embedding_dim, opt.run.seed, comm, rt.device);
     if (ctx.isLeader()) reportClassifier(opt, ctx, comm.size(), num_classes);
   }
