@@ -13,8 +13,9 @@
 #   step1   step_bench compute only, tiny backbone, batch 32 at 112 px, 1 rank (images/s)
 #   step2   `l2face train` on 2 ranks (mpirun, data parallel, replicated classifier), tiny
 #           backbone, batch 32 per rank at 112 px, 40 steps (images/s from summary.json)
-#   comm_*, gradsync_*   allreduce_bench on 2 ranks, sizes 1 to 16 MiB: MB/s through the
-#           communicator's all-reduce and through GradSync (its bucket set)
+#   raw_*, comm_*, gradsync_*   allreduce_bench on 2 ranks (best of 3 inside each run), sizes 1 to
+#           16 MiB: MB/s of MPI_Allreduce itself (the same code in A and B: its B/A is the noise),
+#           through the communicator's all-reduce, and through GradSync (its bucket set)
 # --smoke: 1 round, 4 steps, sizes up to 1 MiB (checks the plumbing; nothing worth quoting).
 # Writes OUT/ab.jsonl (one line per run) and OUT/ab.md (medians and the B/A ratio of medians).
 set -euo pipefail
@@ -77,7 +78,7 @@ measure() {  # side build round
     --set eval.every_steps=0 --set monitoring.serve=false > "$OUT/train-$side.log" 2>&1
   v=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["images_per_second"])' "$run/summary.json")
   record "$side" step2 "$round" "$v"
-  "${MPI[@]}" "$build/bin/allreduce_bench" --max-mib "$MAXMIB" --reps 1 > "$OUT/ar-$side.log" 2>&1
+  "${MPI[@]}" "$build/bin/allreduce_bench" --max-mib "$MAXMIB" --reps 3 > "$OUT/ar-$side.log" 2>&1
   "$PY" - "$OUT/ar-$side.log" "$side" "$round" >> "$RES" <<'PYEOF'
 import json, sys
 path, side, rnd = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -86,7 +87,7 @@ report, _ = json.JSONDecoder().raw_decode(text[text.index("{"):])
 for s in report["sizes"]:
     if s["bytes"] < (1 << 20):
         continue
-    for key in ("comm_us", "gradsync_view_us", "gradsync_copy_us"):
+    for key in ("raw_us", "comm_us", "gradsync_view_us", "gradsync_copy_us"):
         if key in s:  # MB/s through the communicator / GradSync, higher is better
             what = "%s_%dMiB_MBps" % (key[:-3], s["bytes"] >> 20)
             print(json.dumps({"side": side, "what": what, "round": rnd,
