@@ -135,20 +135,19 @@ SaveOutcome agreeAndCommit(comm::Communicator& comm, const fs::path& run_dir, in
   return detail::agreeAndCommit(comm, run_dir, step, mine, meta, options, nullptr);
 }
 
-SaveOutcome detail::agreeAndCommit(comm::Communicator& comm, const fs::path& run_dir, int64_t step,
-                                   const LocalSave& mine_in, const nlohmann::json& meta,
-                                   const CommitOptions& options,
-                                   std::vector<fs::path>* deferred_removals) {
-  requireHost(comm);
-  const auto t0 = Clock::now();
-  const int rank = comm.rank();
-  const int world = comm.size();
-  LocalSave mine = mine_in;
-  if (mine.ok && options.faults.has("checkpoint.write_fail", rank, step)) {
-    mine = LocalSave{false, "injected fault checkpoint.write_fail", {}, mine.seconds};
-  }
+namespace {
 
-  // 3. Agreement: every rank's ok flag, error and file entries, on every rank.
+// What the agreement decided: the committed files (by name) and who wrote each, or the failures.
+struct Verdict {
+  std::vector<std::pair<int, std::string>> failures;
+  std::map<std::string, FileEntry> files;
+  std::map<std::string, int> owner;
+};
+
+// 3. Agreement: every rank's ok flag, error and file entries, on every rank. The verdict is a pure
+// function of the gathered data, hence the same on every rank.
+Verdict agree(comm::Communicator& comm, const LocalSave& mine) {
+  const int world = comm.size();
   const std::string payload = payloadJson(mine).dump();
   int64_t len = static_cast<int64_t>(payload.size());
   comm.allReduce(&len, 1, DType::kInt64, comm::ReduceOp::kMax);
@@ -157,68 +156,94 @@ SaveOutcome detail::agreeAndCommit(comm::Communicator& comm, const fs::path& run
   std::vector<uint8_t> all(static_cast<size_t>(len) * static_cast<size_t>(world), 0);
   comm.allGather(send.data(), all.data(), static_cast<size_t>(len), DType::kUInt8);
 
-  // The verdict: a pure function of the gathered data, hence the same on every rank.
-  std::vector<std::pair<int, std::string>> failures;
-  std::map<std::string, FileEntry> files;
-  std::map<std::string, int> owner;
+  Verdict v;
   for (int r = 0; r < world; ++r) {
     const char* block = reinterpret_cast<const char*>(all.data()) + static_cast<size_t>(r) * len;
     const std::string text(block, strnlen(block, static_cast<size_t>(len)));
     try {
       const nlohmann::json j = nlohmann::json::parse(text);
       if (!j.at("ok").get<bool>()) {
-        failures.push_back({r, j.at("error").get<std::string>()});
+        v.failures.push_back({r, j.at("error").get<std::string>()});
         continue;
       }
       for (const auto& [name, e] : j.at("files").items()) {
-        auto [it, fresh] = owner.emplace(name, r);
+        auto [it, fresh] = v.owner.emplace(name, r);
         if (!fresh) {
-          failures.push_back({r, "file " + name + " is also written by rank " +
-                                     std::to_string(it->second) + " (names must be unique)"});
+          v.failures.push_back({r, "file " + name + " is also written by rank " +
+                                       std::to_string(it->second) + " (names must be unique)"});
           continue;
         }
-        files[name] =
+        v.files[name] =
             FileEntry{e.at("size_bytes").get<uint64_t>(), e.at("xxh64").get<std::string>()};
       }
     } catch (const nlohmann::json::exception& e) {
-      failures.push_back({r, std::string("unreadable agreement message: ") + e.what()});
+      v.failures.push_back({r, std::string("unreadable agreement message: ") + e.what()});
     }
   }
+  return v;
+}
+
+// 4. On rank 0: checks that every agreed file is visible with its size, then publishes (manifest,
+// rename, LATEST, retention); or removes step_<N>.tmp when the save failed anywhere.
+RootResult commitOnRoot(const fs::path& run_dir, int64_t step, int world, Verdict& v,
+                        const nlohmann::json& meta, const CommitOptions& options,
+                        std::vector<fs::path>* deferred_removals) {
+  RootResult result;
+  const fs::path tmp = detail::tmpDir(run_dir, step);
+  if (v.failures.empty()) {
+    uint64_t bytes = 0;
+    for (const auto& [name, e] : v.files) {
+      std::error_code ec;
+      const uint64_t seen = fs::file_size(tmp / name, ec);
+      if (ec || seen != e.size_bytes) {
+        v.failures.push_back({v.owner[name], "its file " + (tmp / name).string() + " is " +
+                                                 (ec ? "not visible" : "of a different size") +
+                                                 " on rank 0 (RUN_DIR must be on a filesystem "
+                                                 "shared by every rank)"});
+      }
+      bytes += e.size_bytes;
+    }
+    if (v.failures.empty()) {
+      try {
+        detail::publish(run_dir, step, world, v.files, meta, options.retention, options.faults, 0,
+                        deferred_removals);
+        result.number = static_cast<int64_t>(bytes);
+      } catch (const std::exception& e) {
+        v.failures.push_back({0, std::string("commit: ") + e.what()});
+      }
+    }
+  }
+  if (!v.failures.empty()) {
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    result.code = 1;
+    result.text = failureText(step, v.failures);
+  }
+  return result;
+}
+
+}  // namespace
+
+SaveOutcome detail::agreeAndCommit(comm::Communicator& comm, const fs::path& run_dir, int64_t step,
+                                   const LocalSave& mine_in, const nlohmann::json& meta,
+                                   const CommitOptions& options,
+                                   std::vector<fs::path>* deferred_removals) {
+  requireHost(comm);
+  const auto t0 = Clock::now();
+  const int rank = comm.rank();
+  LocalSave mine = mine_in;
+  if (mine.ok && options.faults.has("checkpoint.write_fail", rank, step)) {
+    mine = LocalSave{false, "injected fault checkpoint.write_fail", {}, mine.seconds};
+  }
+  Verdict verdict = agree(comm, mine);  // 3.
 
   // 4. Rank 0 commits, or removes step_<N>.tmp when the save failed anywhere.
+  if (verdict.failures.empty()) {
+    options.faults.crashPoint("checkpoint.crash_before_manifest", rank, step);
+  }
   RootResult result;
-  if (failures.empty()) options.faults.crashPoint("checkpoint.crash_before_manifest", rank, step);
   if (rank == 0) {
-    const fs::path tmp = detail::tmpDir(run_dir, step);
-    if (failures.empty()) {
-      uint64_t bytes = 0;
-      for (const auto& [name, e] : files) {
-        std::error_code ec;
-        const uint64_t seen = fs::file_size(tmp / name, ec);
-        if (ec || seen != e.size_bytes) {
-          failures.push_back({owner[name], "its file " + (tmp / name).string() + " is " +
-                                               (ec ? "not visible" : "of a different size") +
-                                               " on rank 0 (RUN_DIR must be on a filesystem "
-                                               "shared by every rank)"});
-        }
-        bytes += e.size_bytes;
-      }
-      if (failures.empty()) {
-        try {
-          detail::publish(run_dir, step, world, files, meta, options.retention, options.faults, 0,
-                          deferred_removals);
-          result.number = static_cast<int64_t>(bytes);
-        } catch (const std::exception& e) {
-          failures.push_back({0, std::string("commit: ") + e.what()});
-        }
-      }
-    }
-    if (!failures.empty()) {
-      std::error_code ec;
-      fs::remove_all(tmp, ec);
-      result.code = 1;
-      result.text = failureText(step, failures);
-    }
+    result = commitOnRoot(run_dir, step, comm.size(), verdict, meta, options, deferred_removals);
   }
 
   // 5. Rank 0's outcome on every rank.
