@@ -155,8 +155,8 @@ std::vector<KeySpec> buildTable() {
             "Intra-op threads per rank; 0 = cores / local ranks"),
       field("run", "precision", R, &RunOptions::precision, oneOf({"auto", "fp32", "bf16"}),
             "Backbone arithmetic; auto = bf16 autocast on CUDA, fp32 on CPU (head and loss: fp32)"),
-      field("run", "channels_last", R, &RunOptions::channels_last, any,
-            "CUDA only: NHWC memory format for the convolutions"),
+      enumField("run", "channels_last", R, &RunOptions::channels_last,
+                "Memory format of the backbone's input and convolution weights"),
 
       field("data", "train", D, &DataOptions::train, any,
             "Training set: ImageFolder root, a directory with train.rec/train.idx, .rec file(s) "

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "l2face/trainer/internal/precision.h"
 #include "mpi_test_util.h"
 
 using namespace l2face;
@@ -90,4 +91,40 @@ TEST(DataParallelMpi, GradientsOutliveTheBuckets) {
   }
   ASSERT_TRUE(params[0].grad().defined());
   EXPECT_TRUE(torch::equal(params[0].grad(), kept));  // its own memory, same values
+}
+
+// Channels-last convolution weights (run.channels_last): the start-up broadcast takes them as
+// they are, and the gradients are bucket views in the same layout, equal to one process's.
+TEST(DataParallelMpi, ChannelsLastWeightsBroadcastAndAverage) {
+  auto c = mpiCommunicator();
+  auto convNet = [](uint64_t seed) {
+    torch::manual_seed(seed);
+    torch::nn::Sequential s(torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 4, 3).padding(1)),
+                            torch::nn::BatchNorm2d(4), torch::nn::Conv2d(4, 2, 3));
+    trainer::toChannelsLast(*s);  // what run.channels_last does to the backbone
+    return s;
+  };
+  auto net = convNet(50 + static_cast<uint64_t>(c->rank()));  // every rank starts elsewhere
+  auto ref = convNet(50);                                      // rank 0's start
+  std::vector<torch::Tensor> params = net->parameters();
+  ASSERT_TRUE(params[0].is_contiguous(torch::MemoryFormat::ChannelsLast));
+  ASSERT_FALSE(params[0].is_contiguous());
+  trainer::DataParallel dp(*c, params, comm::GradSyncOptions{256, 256});
+  dp.broadcastFromRank0(net->buffers());
+  for (size_t i = 0; i < params.size(); ++i) {
+    EXPECT_TRUE(torch::equal(params[i], ref->parameters()[i])) << "parameter " << i;
+  }
+  ASSERT_TRUE(params[0].is_contiguous(torch::MemoryFormat::ChannelsLast));
+
+  dp.zeroGrad();
+  torch::manual_seed(9);
+  torch::Tensor x = torch::randn({2, 3, 6, 6}).contiguous(torch::MemoryFormat::ChannelsLast);
+  net->forward(x).square().sum().backward();
+  ref->forward(x).square().sum().backward();
+  dp.finish();
+  for (size_t i = 0; i < params.size(); ++i) {
+    const torch::Tensor& g = params[i].grad();
+    EXPECT_EQ(g.strides(), params[i].strides()) << "parameter " << i;
+    EXPECT_TRUE(torch::equal(g, ref->parameters()[i].grad())) << "parameter " << i;
+  }
 }

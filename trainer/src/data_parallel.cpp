@@ -83,9 +83,11 @@ DataParallel::~DataParallel() {
 void DataParallel::broadcastFromRank0(const std::vector<torch::Tensor>& buffers) {
   torch::NoGradGuard no_grad;
   std::vector<comm::WorkPtr> work;
+  // A dense tensor (contiguous, or channels-last convolution weights) occupies numel elements
+  // from data_ptr in its own layout; every rank built the same layout, so the bytes match.
   auto send = [&](const torch::Tensor& t) {
-    if (!t.is_contiguous())
-      throw std::logic_error("data parallel: broadcast needs contiguous state");
+    if (!t.is_non_overlapping_and_dense())
+      throw std::logic_error("data parallel: broadcast needs dense state (no views with gaps)");
     work.push_back(
         comm_.broadcastAsync(t.data_ptr(), static_cast<size_t>(t.numel()), commDtype(t), 0));
   };

@@ -63,10 +63,11 @@ void saveModule(torch::nn::Module& m, const std::filesystem::path& file) {
   ar.save_to(file.string());
 }
 
-void loadModule(torch::nn::Module& m, const std::filesystem::path& file) {
+void loadModule(torch::nn::Module& m, const std::filesystem::path& file,
+                const torch::Device& device) {
   torch::serialize::InputArchive ar;
   try {
-    ar.load_from(file.string());
+    ar.load_from(file.string(), device);
     m.load(ar);
   } catch (const c10::Error& e) {
     throw checkpoint::CheckpointError(file.string() +
@@ -85,7 +86,7 @@ void saveTensors(const std::vector<torch::Tensor>& tensors, const std::filesyste
 
 std::vector<torch::Tensor> loadTensors(const std::filesystem::path& file) {
   torch::serialize::InputArchive ar;
-  ar.load_from(file.string());
+  ar.load_from(file.string(), torch::Device(torch::kCPU));
   torch::Tensor count;
   ar.read("count", count);
   std::vector<torch::Tensor> out(static_cast<size_t>(count.item<int64_t>()));

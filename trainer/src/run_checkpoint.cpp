@@ -51,16 +51,50 @@ std::string tensorsBytes(const std::vector<torch::Tensor>& tensors) {
   return out.str();
 }
 
-torch::Tensor cpuRngState() {
-  at::Generator gen = at::detail::getDefaultCPUGenerator();
+// The default generator of device: the CPU's, or the CUDA generator of that device (its
+// Philox seed and offset: host state, read without a device sync).
+at::Generator defaultGenerator(const torch::Device& device) {
+  if (device.is_cpu()) return at::detail::getDefaultCPUGenerator();
+  return at::globalContext().defaultGenerator(device);
+}
+
+torch::Tensor rngState(const torch::Device& device) {
+  at::Generator gen = defaultGenerator(device);
   std::lock_guard<std::mutex> lock(gen.mutex());
   return gen.get_state();
 }
 
-void setCpuRngState(const torch::Tensor& state) {
-  at::Generator gen = at::detail::getDefaultCPUGenerator();
+void setRngState(const torch::Device& device, const torch::Tensor& state) {
+  at::Generator gen = defaultGenerator(device);
   std::lock_guard<std::mutex> lock(gen.mutex());
   gen.set_state(state);
+}
+
+// The device the model trains on (its first parameter's).
+torch::Device modelDevice(TrainModel& m) {
+  for (const auto& p : m.backbone->parameters()) return p.device();
+  return torch::kCPU;
+}
+
+// rng.pt: the CPU generator, then on CUDA runs the CUDA generator of the model's device. Every
+// rank seeds its generators alike (run.seed) and draws alike (the same model and batch shapes),
+// so rank 0's states stand for every rank's.
+std::vector<torch::Tensor> rngStates(const torch::Device& device) {
+  std::vector<torch::Tensor> states{rngState(torch::kCPU)};
+  if (device.is_cuda()) states.push_back(rngState(device));
+  return states;
+}
+
+void restoreRngStates(const std::vector<torch::Tensor>& states, const torch::Device& device,
+                      const std::string& dir, int rank) {
+  setRngState(torch::kCPU, states.at(0));
+  if (!device.is_cuda()) return;  // a CUDA run's generator has no use on the CPU
+  if (states.size() > 1) {
+    setRngState(device, states[1]);
+  } else if (rank == 0) {
+    std::cerr << "[l2face] warning: " << dir << " was written by a CPU run and holds no CUDA "
+              << "random generator; the CUDA generator continues from run.seed\n";
+  }
 }
 
 // The committed directory's manifest meta, read without verification (rank 0 verified it).
@@ -120,7 +154,7 @@ std::vector<checkpoint::FileJob> snapshotJobs(TrainModel& m, const Optimizer& op
     jobs.push_back(bytesJob("backbone.pt", moduleBytes(*m.backbone)));
     jobs.push_back(bytesJob("head.pt", moduleBytes(*m.head)));
     jobs.push_back(bytesJob("optimizer.pt", tensorsBytes(optimizer.state())));
-    jobs.push_back(bytesJob("rng.pt", tensorsBytes({cpuRngState()})));
+    jobs.push_back(bytesJob("rng.pt", tensorsBytes(rngStates(modelDevice(m)))));
   }
   if (m.classifier) {
     auto rows = std::make_shared<torch::Tensor>(m.classifier->snapshotRows());
@@ -235,7 +269,7 @@ RunPosition restoreState(const ResumeSource& src, TrainModel& m, Optimizer& opti
   } catch (const std::invalid_argument& e) {
     throw IncompatibleCheckpoint(src.dir + ": " + e.what());
   }
-  setCpuRngState(loadTensors(dir / "rng.pt").at(0));
+  restoreRngStates(loadTensors(dir / "rng.pt"), modelDevice(m), src.dir, rank);
   if (m.classifier) {
     const nlohmann::json& cls = src.meta.at("classifier");
     const auto table = checkpoint::shardTableFromJson(cls.at("table"), src.dir);

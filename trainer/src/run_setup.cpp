@@ -74,7 +74,8 @@ Runtime configureRuntime(const TrainerOptions& opt, const comm::RunContext& ctx)
   rt.device = resolveDevice(opt.run.device);
   if (rt.device.is_cpu()) retainFreedHostMemory();
   rt.bf16 = resolvePrecision(opt.run.precision, rt.device) == "bf16";
-  rt.channels_last = rt.device.is_cuda() && opt.run.channels_last;
+  rt.channels_last = opt.run.channels_last == ChannelsLast::kOn ||
+                     (opt.run.channels_last == ChannelsLast::kAuto && rt.device.is_cuda());
   return rt;
 }
 

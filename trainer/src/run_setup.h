@@ -23,7 +23,7 @@ void checkRunOptions(const TrainerOptions& opt);
 struct Runtime {
   torch::Device device = torch::kCPU;
   bool bf16 = false;           // bf16 autocast around the backbone
-  bool channels_last = false;  // CUDA only
+  bool channels_last = false;  // NHWC input and convolution weights (run.channels_last)
   int threads = 1;             // intra-op threads of this rank
 };
 

@@ -139,7 +139,7 @@ TEST(Config, EveryKeyParsesFromYaml) {
   EXPECT_EQ(c.run.device, "cpu");
   EXPECT_EQ(c.run.threads, 3);
   EXPECT_EQ(c.run.precision, "fp32");
-  EXPECT_FALSE(c.run.channels_last);
+  EXPECT_EQ(c.run.channels_last, trainer::ChannelsLast::kOff);
   EXPECT_EQ(c.data.train, "/data/faces/train");
   EXPECT_EQ(c.data.batch_size, 32);
   EXPECT_EQ(c.data.workers, 5);

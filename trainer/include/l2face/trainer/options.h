@@ -15,6 +15,7 @@ namespace l2face::trainer {
 enum class HeadType { kL2Softmax, kSoftmax, kNormFace, kCosFace, kArcFace };
 enum class OptimType { kSgd, kAdamW };
 enum class ClassifierPlacement { kAuto, kReplicated, kSharded };
+enum class ChannelsLast { kAuto, kOn, kOff };
 
 template <class E>
 struct EnumName {
@@ -42,6 +43,15 @@ struct EnumNames<OptimType> {
   static constexpr EnumName<OptimType> table[] = {
       {OptimType::kSgd, "sgd", "momentum, L2 weight decay"},
       {OptimType::kAdamW, "adamw", "decoupled weight decay"},
+  };
+};
+
+template <>
+struct EnumNames<ChannelsLast> {
+  static constexpr EnumName<ChannelsLast> table[] = {
+      {ChannelsLast::kAuto, "auto", "NHWC on CUDA, NCHW on the CPU"},
+      {ChannelsLast::kOn, "true", "NHWC on every device"},
+      {ChannelsLast::kOff, "false", "NCHW"},
   };
 };
 
@@ -143,7 +153,7 @@ struct RunOptions {
   std::string device = "auto";     // auto | cpu | cuda
   int threads = 0;                 // intra-op threads; 0 = cores / local ranks
   std::string precision = "auto";  // auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16
-  bool channels_last = true;       // CUDA only: NHWC memory format for the convolutions
+  ChannelsLast channels_last = ChannelsLast::kAuto;  // NHWC memory format for the convolutions
 };
 
 }  // namespace l2face::trainer
