@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # e2e (label mpi): P ranks × batch B train to the same model as 1 rank × batch P·B (no BatchNorm,
 # no dropout), compared through the embeddings of held-out images, and report the same global loss
-# and accuracy in summary.json; and a dead rank ends the job.
+# and accuracy in summary.json; and a dead rank ends the job. 1 and 2 ranks train with
+# channels-last (NHWC) weights, which the start-up broadcast and the bucket views take as they are.
 set -euo pipefail
 L2FACE="$1"; WORK="$2"; SRC="$3"
 PY="$SRC/.venv/bin/python"; [ -x "$PY" ] || PY=python3
@@ -13,9 +14,11 @@ common=(--set data.train="$WORK/corpus/train" --set data.image_size=32 --set dat
         --set model.norm=none --set model.dropout=0 --set model.width=8 --set model.embedding_dim=16
         --set optim.max_steps=8 --set optim.warmup_steps=0 --set optim.lr=0.05 --set run.threads=1
         --set monitoring.serve=false --set monitoring.log_every=4 --set checkpoint.every_steps=0)
-"$L2FACE" train "${common[@]}" --set run.dir="$WORK/p1" --set data.batch_size=12 > "$WORK/p1.log" 2>&1
+"$L2FACE" train "${common[@]}" --set run.dir="$WORK/p1" --set data.batch_size=12 \
+  --set run.channels_last=true > "$WORK/p1.log" 2>&1
 "${MPI[@]}" -np 2 "$L2FACE" train "${common[@]}" --set run.dir="$WORK/p2" --set data.batch_size=6 \
-  --set comm.bucket_cap_mb=0.001 --set comm.first_bucket_mb=0.001 > "$WORK/p2.log" 2>&1
+  --set comm.bucket_cap_mb=0.001 --set comm.first_bucket_mb=0.001 --set run.channels_last=true \
+  > "$WORK/p2.log" 2>&1
 "${MPI[@]}" -np 3 "$L2FACE" train "${common[@]}" --set run.dir="$WORK/p3" --set data.batch_size=4 \
   --set comm.bucket_cap_mb=64 > "$WORK/p3.log" 2>&1
 "${MPI[@]}" -np 4 "$L2FACE" train "${common[@]}" --set run.dir="$WORK/p4" --set data.batch_size=3 \
