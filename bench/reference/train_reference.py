@@ -175,7 +175,7 @@ def main():
             dataset, batch_size=a.batch, shuffle=True, num_workers=workers, drop_last=True,
             pin_memory=device.type == "cuda", persistent_workers=workers > 0,
             prefetch_factor=max(1, math.ceil(a.prefetch / workers)) if workers > 0 else None)
-        source = iter(loader)
+        source = (b for _ in iter(int, 1) for b in loader)  # epoch after epoch, as l2face's Loader
     else:
         workers = 0
         batches = synthetic_batches(max(1, a.batches), a.batch, a.size, classes)
