@@ -33,7 +33,7 @@
 #   7 two ranks on the one GPU over the mpi backend vs one rank at twice the batch  50
 # Environment (same meaning): OUT, GPU_PYTHON, GPU_DRY_RUN=1.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 2
 SRC="$PWD"
 OUT="${OUT:-/tmp/l2face-gpu}"
 PY="${GPU_PYTHON:-python3}"

@@ -98,9 +98,11 @@ inspect_libraries() {
   [ -n "$BUNDLE" ] || return 0
   local report="$L/ldd.txt" f bad=0
   : > "$report"
+  # Programs with -r: their undefined symbols too (e.g. an NCCL older than the headers built with).
   for f in "$B"/bin/* "$B"/tests/* "$B"/mpi/bin/* "$B"/mpi/lib/*/*.so; do
     [ -f "$f" ] || continue
-    ldd "$f" 2>&1 | sed "s|^|${f#$B/}: |" >> "$report"
+    case "$f" in "$B"/bin/*|"$B"/tests/*) ldd -r "$f" ;; *) ldd "$f" ;; esac 2>&1 \
+      | sed "s|^|${f#$B/}: |" >> "$report"
   done
   python3 - "$report" "$B" "$TORCH_LIB" "$NV_LIBS" <<'PY' || bad=1
 import os, re, sys
@@ -111,6 +113,9 @@ system = re.compile(r"^(libc|libm|libdl|librt|libpthread|libutil|libresolv|libst
 bad = []
 for line in open(report):
     who, _, rest = line.partition(": ")
+    if rest.startswith("undefined symbol"):
+        bad.append(f"{who}: {rest.strip()[:120]}")
+        continue
     m = re.match(r"\s*(\S+) => (\S+)", rest)
     if not m:
         continue
@@ -175,6 +180,6 @@ print_table() {
     done
   } > "$OUT/table.md"
   echo
-  cat "$OUT/table.md" | tee -a "$OUT/summary.txt"
+  tee -a "$OUT/summary.txt" < "$OUT/table.md"
   return "$failed"
 }
