@@ -109,6 +109,14 @@ stage_mpi() {
   copy_libs "$stage/lib" "$stage"/mpi/bin/* "$stage"/mpi/lib/*/*.so
 }
 
+# The newest GLIBC_ and GLIBCXX_ symbol versions any bundled file needs: the GPU machine's C and
+# C++ runtimes must be at least these (run.sh's ldd -r names what is missing).
+glibc_needed() {
+  find "$1" -type f -name '*' -exec objdump -T {} + 2>/dev/null \
+    | grep -o 'GLIBC_[0-9.]*\|GLIBCXX_[0-9.]*' | sort -u -V \
+    | awk -F_ '{v[$1] = $2} END {printf "GLIBC %s, GLIBCXX %s", v["GLIBC"], v["GLIBCXX"]}'
+}
+
 # The commit the bundle was built from (run.sh notes when the tree moved on), the build flags,
 # and every file's size and sha256 (run.sh verifies them after unpacking).
 write_manifest() {
@@ -119,6 +127,7 @@ write_manifest() {
     echo "built: $(date -u +%FT%TZ)"
     echo "flags: $BUILD_FLAGS (strip --strip-all)"
     echo "torch: $("$PY" -c 'import torch; print(torch.__version__)')"
+    echo "needs: $(glibc_needed "$stage") (the newest symbol versions the files use)"
     echo "# size sha256 path"
     (cd "$stage" && find . -type f ! -name MANIFEST | sort | while read -r f; do
        echo "$(stat -c %s "$f") $(sha256sum "$f" | cut -c1-64) ${f#./}"

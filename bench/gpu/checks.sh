@@ -85,8 +85,8 @@ step_pair() {  # check end mode extra-args...
   x "$L/step_${mode}_l2face.log" "$end" "$BIN/step_bench" "${STEP_COMMON[@]}" "$@"
   rc=$?
   [ "$rc" = 0 ] || { record "$n" FAIL "step_bench: $(why "$rc" "$L/step_${mode}_l2face.log")"; return; }
-  x "$L/step_${mode}_pytorch.log" "$end" "$PY" bench/reference/train_reference.py \
-    "${STEP_COMMON[@]}" "$@"
+  x "$L/step_${mode}_pytorch.log" "$end" env LD_LIBRARY_PATH="$PY_LD_LIBRARY_PATH" "$PY" \
+    bench/reference/train_reference.py "${STEP_COMMON[@]}" "$@"
   rc=$?
   [ "$DRY" = 1 ] && return
   [ "$rc" = 0 ] || { record "$n" FAIL "reference: $(why "$rc" "$L/step_${mode}_pytorch.log")"; return; }

@@ -51,6 +51,9 @@ PY
   [ "$commit" = "$(git rev-parse HEAD 2>/dev/null)" ] \
     || log "note: the bundle was built from $commit, the tree is at $(git rev-parse --short HEAD 2>/dev/null)"
   BIN="$B/bin" TESTS="$B/tests"
+  # The reference's python gets only TurboJPEG (its loader's ctypes decoder), not the rest of lib/.
+  mkdir -p "$B/pylib" && ln -s ../lib/libturbojpeg.so.0 "$B/pylib/"
+  PY_LD_LIBRARY_PATH="$B/pylib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   export LD_LIBRARY_PATH="$B/lib:$TORCH_LIB:$NV_LIBS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 }
 
@@ -80,6 +83,7 @@ build_here() {
   grep "l2face:" "$L/configure.log" | tee -a "$OUT/summary.txt"
   grep -E "^TURBOJPEG_(INCLUDE_DIR|LIBRARY):" "$build/CMakeCache.txt" | tee -a "$OUT/summary.txt"
   BIN="$build/bin" TESTS="$build/bin"
+  PY_LD_LIBRARY_PATH="$deps/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   export LD_LIBRARY_PATH="$deps/usr/lib/x86_64-linux-gnu:$TORCH_LIB:$NV_LIBS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   if [ "$DRY" = 1 ]; then
     log "dry run: configured; a real run builds: cmake --build $build --target ${targets[*]}"
@@ -113,7 +117,7 @@ system = re.compile(r"^(libc|libm|libdl|librt|libpthread|libutil|libresolv|libst
 bad = []
 for line in open(report):
     who, _, rest = line.partition(": ")
-    if rest.startswith("undefined symbol"):
+    if rest.startswith("undefined symbol") or ("version `" in rest and "not found" in rest):
         bad.append(f"{who}: {rest.strip()[:120]}")
         continue
     m = re.match(r"\s*(\S+) => (\S+)", rest)
