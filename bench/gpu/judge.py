@@ -1,5 +1,5 @@
-"""Verdicts of bench/gpu/run.sh's checks from the files the programs wrote (gtest JSON, summary.json,
-checkpoint directories, benchmark JSON lines). Each subcommand prints one line, "PASS: reason" or
+"""Verdicts of bench/gpu/run.sh's checks from the files the programs wrote (gtest JSON,
+summary.json, checkpoint directories, benchmark JSON lines). Each subcommand prints one line, "PASS: reason" or
 "FAIL: reason", and exits 0 or 1.
 
   judge.py unit REPORT.json...                    gtest reports: all ran, none failed or skipped
@@ -107,12 +107,15 @@ def step(l2face_path, reference_path, mode):
     # The first step's loss: batch 0 through freshly initialised networks of the same
     # architecture and initialisation scheme (different draws), so the two agree to the spread
     # of the initial loss over draws, which is far above bf16's rounding (2^-8 relative per
-    # operand, averaged over 256 samples); 2 % holds both.
+    # operand, averaged over 256 samples); 2 % holds both. On the CPU (2026-12-07, IResNet-50,
+    # fp32, batch 16, 2000 classes, the same two programs): 7.6020 vs 7.6358, 0.44 % apart. The
+    # mean over all steps is reported, not judged: the two runs' draws diverge as they train.
     fl, fr = l["first_loss"], r["first_loss"]
     need(fl > 0 and fr > 0, f"first losses {fl}, {fr}")
     rel = abs(fl - fr) / fr
     need(rel <= 0.02, f"first-step loss {fl:.4f} vs {fr:.4f} ({rel:.1%} apart, over 2 %); {text}")
-    return f"{text}; first-step loss {fl:.4f} vs {fr:.4f} ({rel:.2%} apart)"
+    return (f"{text}; first-step loss {fl:.4f} vs {fr:.4f} ({rel:.2%} apart), mean loss "
+            f"{l['mean_loss']:.3f} vs {r['mean_loss']:.3f}")
 
 
 def evaluate(report):
