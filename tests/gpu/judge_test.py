@@ -69,7 +69,8 @@ class Judge(unittest.TestCase):
         for change, why in (({"skipped_steps": 1}, "skipped_steps 1"),
                             ({"device": "cpu"}, "not cuda"),
                             ({"final_loss": float("nan")}, "final loss nan")):
-            bad = self.run_dir("bad" + why[:3], dict(a, **change), ["step_20", "step_40"], "step_40")
+            kept = ["step_20", "step_40"]
+            bad = self.run_dir("bad" + why[:3], dict(a, **change), kept, "step_40")
             rc, out = judge("smoke", bad, rb, 40, 60, 20)
             self.assertEqual(rc, 1)
             self.assertIn(why, out)
@@ -110,7 +111,8 @@ class Judge(unittest.TestCase):
         one = run("one", [4.0, 3.9, 3.8], 1)
         self.assertEqual(judge("equiv", one, run("two", [4.0, 3.9001, 3.8], 2), 3, 1e-3)[0], 0)
         self.assertEqual(judge("equiv", one, run("off", [4.0, 3.95, 3.8], 2), 3, 1e-3)[0], 1)
-        self.assertIn("step 3 missing", judge("equiv", one, run("short", [4.0, 3.9], 2), 3, 1e-3)[1])
+        short = run("short", [4.0, 3.9], 2)
+        self.assertIn("step 3 missing", judge("equiv", one, short, 3, 1e-3)[1])
         good = write(f"{self.d}/e.json", {"reports": [{"accuracy_mean": 0.8, "pairs": 240}]})
         self.assertEqual(judge("eval", good)[0], 0)
         self.assertEqual(judge("eval", write(f"{self.d}/n.json", {"accuracy_mean": None}))[0], 1)
