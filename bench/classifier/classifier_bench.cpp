@@ -13,7 +13,9 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -46,28 +48,23 @@ struct Args {
 
 // False (after a message) on an unknown argument.
 bool parseArgs(int argc, char** argv, Args& a) {
+  using Setter = std::function<void(const std::string&)>;
+  const std::map<std::string, Setter> setters = {
+      {"--classes", [&](const std::string& v) { a.classes = std::stoll(v); }},
+      {"--dim", [&](const std::string& v) { a.dim = std::stoi(v); }},
+      {"--batch", [&](const std::string& v) { a.batch = std::stoll(v); }},
+      {"--sample-rate", [&](const std::string& v) { a.sample_rate = std::stod(v); }},
+      {"--head", [&](const std::string& v) { a.head_type = v; }},
+      {"--steps", [&](const std::string& v) { a.steps = std::stoi(v); }},
+      {"--threads", [&](const std::string& v) { a.threads = std::stoi(v); }},
+      {"--device", [&](const std::string& v) { a.device = v; }}};
   for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string k = argv[i], v = argv[i + 1];
-    if (k == "--classes")
-      a.classes = std::stoll(v);
-    else if (k == "--dim")
-      a.dim = std::stoi(v);
-    else if (k == "--batch")
-      a.batch = std::stoll(v);
-    else if (k == "--sample-rate")
-      a.sample_rate = std::stod(v);
-    else if (k == "--head")
-      a.head_type = v;
-    else if (k == "--steps")
-      a.steps = std::stoi(v);
-    else if (k == "--threads")
-      a.threads = std::stoi(v);
-    else if (k == "--device")
-      a.device = v;
-    else {
-      std::cerr << "unknown argument " << k << "\n";
+    const auto it = setters.find(argv[i]);
+    if (it == setters.end()) {
+      std::cerr << "unknown argument " << argv[i] << "\n";
       return false;
     }
+    it->second(argv[i + 1]);
   }
   return true;
 }
