@@ -3,7 +3,13 @@ find_package(Threads REQUIRED)
 find_package(yaml-cpp REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
-find_package(libjpeg-turbo REQUIRED)
+# TurboJPEG by header and library, honouring CMAKE_PREFIX_PATH: Debian's libjpeg-turbo CMake
+# package hard-codes /usr, so it cannot be used from packages unpacked under another prefix.
+find_path(TURBOJPEG_INCLUDE_DIR turbojpeg.h REQUIRED)
+find_library(TURBOJPEG_LIBRARY turbojpeg REQUIRED)
+add_library(libjpeg-turbo::turbojpeg UNKNOWN IMPORTED)
+set_target_properties(libjpeg-turbo::turbojpeg PROPERTIES IMPORTED_LOCATION "${TURBOJPEG_LIBRARY}"
+                      INTERFACE_INCLUDE_DIRECTORIES "${TURBOJPEG_INCLUDE_DIR}")
 find_path(XXHASH_INCLUDE_DIR xxhash.h REQUIRED)
 find_library(XXHASH_LIBRARY xxhash REQUIRED)
 add_library(l2face_xxhash INTERFACE IMPORTED)
@@ -49,8 +55,17 @@ if(NOT L2FACE_CUDA STREQUAL "OFF")
   if(L2FACE_HAVE_CUDA AND NCCL_INCLUDE_DIR AND NCCL_LIBRARY)
     set(L2FACE_HAVE_NCCL ON)
   endif()
-  if(L2FACE_CUDA STREQUAL "ON" AND NOT L2FACE_HAVE_NCCL)
-    message(FATAL_ERROR "L2FACE_CUDA=ON but CUDA (${CUDAToolkit_FOUND}) or NCCL (${NCCL_LIBRARY}) not found")
+  if(L2FACE_CUDA STREQUAL "ON" AND NOT L2FACE_HAVE_CUDA)
+    message(FATAL_ERROR "L2FACE_CUDA=ON but the CUDA toolkit (${CUDAToolkit_FOUND}) or torch's "
+                        "CUDA library (torch_cuda) was not found")
+  endif()
+  # A CUDA torch without NCCL would link comm's CPU-only stub, which takes device pointers for
+  # host ones: refused, in AUTO as in ON (OFF builds CPU-only on purpose).
+  if(TARGET torch_cuda AND NOT L2FACE_HAVE_NCCL)
+    message(FATAL_ERROR "torch has CUDA (torch_cuda) but NCCL was not found (NCCL_INCLUDE_DIR="
+                        "${NCCL_INCLUDE_DIR}, NCCL_LIBRARY=${NCCL_LIBRARY}): set NCCL_INCLUDE_DIR "
+                        "and NCCL_LIBRARY (or NCCL_HOME), or configure with -DL2FACE_CUDA=OFF "
+                        "for a CPU-only build")
   endif()
 endif()
 message(STATUS "l2face: torch ${Torch_VERSION}, MPI ${MPI_CXX_FOUND}, CUDA ${L2FACE_HAVE_CUDA}, NCCL ${L2FACE_HAVE_NCCL}")

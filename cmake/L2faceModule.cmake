@@ -34,7 +34,9 @@ function(l2face_use_torch target)
   # source gains nothing from a precompiled header of its own, so they parse torch directly.
   if(L2FACE_USE_PCH AND NOT _type STREQUAL "EXECUTABLE")
     if(NOT TARGET l2face_torch_pch)
-      file(WRITE ${CMAKE_BINARY_DIR}/torch_pch.cpp "// precompiled torch header carrier\n")
+      # Written only when its content changes, so that a reconfigure rebuilds nothing.
+      file(CONFIGURE OUTPUT ${CMAKE_BINARY_DIR}/torch_pch.cpp
+           CONTENT "// precompiled torch header carrier\n")
       add_library(l2face_torch_pch OBJECT ${CMAKE_BINARY_DIR}/torch_pch.cpp)
       target_link_libraries(l2face_torch_pch PRIVATE ${TORCH_LIBRARIES})
       set_target_properties(l2face_torch_pch PROPERTIES POSITION_INDEPENDENT_CODE ON)

@@ -1,21 +1,26 @@
-// One configuration of the sharded classifier, timed and measured on every rank: resident memory
-// before the classifier exists (the runtime's own footprint), peak resident memory after a few
-// steps, the bytes classifierMemory() predicts, and the median step time (forward, distributed
-// softmax, backward, optimizer step). Rank 0 prints one JSON object with every rank's figures.
+// One configuration of the sharded classifier, timed and measured on every rank: memory before
+// the classifier exists (the runtime's own footprint), peak memory after a few steps, the bytes
+// classifierMemory() predicts, and the median step time (forward, distributed softmax, backward,
+// optimizer step). On the CPU the memory is the resident set (VmRSS, VmHWM); with --device cuda
+// it is the bytes torch's CUDA allocator hands to tensors (current, peak). Rank 0 prints one JSON
+// object with every rank's figures.
 //
 //   mpirun -np 2 classifier_bench --classes 1000000 [--dim 512] [--batch 64] [--sample-rate 1]
-//                                 [--head l2_softmax] [--steps 4] [--threads 1]
+//                                 [--head l2_softmax] [--steps 4] [--threads 1] [--device cpu]
 #include <mpi.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "cuda_memory.h"
 #include "l2face/comm/mpi_session.h"
 #include "l2face/trainer/internal/sharded_classifier.h"
 
@@ -34,61 +39,124 @@ int64_t procStatusBytes(const std::string& key) {
   return -1;
 }
 
+struct Args {
+  int64_t classes = 100000, batch = 64;
+  int dim = 512, steps = 4, threads = 1;
+  double sample_rate = 1.0;
+  std::string head_type = "l2_softmax", device = "cpu";
+};
+
+// False (after a message) on an unknown argument.
+bool parseArgs(int argc, char** argv, Args& a) {
+  using Setter = std::function<void(const std::string&)>;
+  const std::map<std::string, Setter> setters = {
+      {"--classes", [&](const std::string& v) { a.classes = std::stoll(v); }},
+      {"--dim", [&](const std::string& v) { a.dim = std::stoi(v); }},
+      {"--batch", [&](const std::string& v) { a.batch = std::stoll(v); }},
+      {"--sample-rate", [&](const std::string& v) { a.sample_rate = std::stod(v); }},
+      {"--head", [&](const std::string& v) { a.head_type = v; }},
+      {"--steps", [&](const std::string& v) { a.steps = std::stoi(v); }},
+      {"--threads", [&](const std::string& v) { a.threads = std::stoi(v); }},
+      {"--device", [&](const std::string& v) { a.device = v; }}};
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const auto it = setters.find(argv[i]);
+    if (it == setters.end()) {
+      std::cerr << "unknown argument " << argv[i] << "\n";
+      return false;
+    }
+    it->second(argv[i + 1]);
+  }
+  return true;
+}
+
+// This process's memory now (baseline) or at its peak: resident bytes, or on CUDA the bytes
+// allocated to tensors.
+int64_t memoryBytes(const torch::Device& device, bool peak) {
+  if (device.is_cuda()) {
+    const bench::CudaBytes b = bench::cudaAllocated(device.index());
+    return peak ? b.peak : b.current;
+  }
+  return procStatusBytes(peak ? "VmHWM" : "VmRSS");
+}
+
+// The median of the step times after the first (step 0 pays first-touch page faults).
+double steadyMedian(const std::vector<double>& times) {
+  std::vector<double> steady(times.begin() + (times.size() > 1 ? 1 : 0), times.end());
+  std::nth_element(steady.begin(), steady.begin() + steady.size() / 2, steady.end());
+  return steady[steady.size() / 2];
+}
+
+// Rank 0's JSON object: the configuration, the memory model's parts and every rank's figures
+// (`all`: baseline, peak, predicted bytes and median step seconds per rank).
+nlohmann::json report(const Args& a, const torch::Device& device, int world, double loss,
+                      const ClassifierMemory& theory, const std::vector<double>& all) {
+  const std::string kind = device.is_cuda() ? "cuda_allocated" : "rss";
+  nlohmann::json j = {{"classes", a.classes},
+                      {"dim", a.dim},
+                      {"batch_per_rank", a.batch},
+                      {"ranks", world},
+                      {"sample_rate", a.sample_rate},
+                      {"head", a.head_type},
+                      {"steps", a.steps},
+                      {"threads", a.threads},
+                      {"device", device.str()},
+                      {"memory", kind},
+                      {"loss", loss},
+                      {"sampled_rows", theory.sampled_rows},
+                      {"theory_breakdown",
+                       {{"weights", theory.weight_bytes},
+                        {"gradient", theory.gradient_bytes},
+                        {"optimizer", theory.optimizer_bytes},
+                        {"logits", theory.logits_bytes},
+                        {"activations", theory.activation_bytes}}}};
+  for (int r = 0; r < world; ++r) {
+    const double* v = &all[4 * static_cast<size_t>(r)];
+    j["per_rank"].push_back({{"rank", r},
+                             {"baseline_" + kind + "_bytes", v[0]},
+                             {"peak_" + kind + "_bytes", v[1]},
+                             {"theory_bytes", v[2]},
+                             {"peak_over_theory", (v[1] - v[0]) / v[2]},
+                             {"step_seconds_median", v[3]}});
+  }
+  return j;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   comm::MpiSession mpi(&argc, &argv);
-  int64_t classes = 100000, batch = 64;
-  int dim = 512, steps = 4, threads = 1;
-  double sample_rate = 1.0;
-  std::string head_type = "l2_softmax";
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string a = argv[i], v = argv[i + 1];
-    if (a == "--classes")
-      classes = std::stoll(v);
-    else if (a == "--dim")
-      dim = std::stoi(v);
-    else if (a == "--batch")
-      batch = std::stoll(v);
-    else if (a == "--sample-rate")
-      sample_rate = std::stod(v);
-    else if (a == "--head")
-      head_type = v;
-    else if (a == "--steps")
-      steps = std::stoi(v);
-    else if (a == "--threads")
-      threads = std::stoi(v);
-    else {
-      std::cerr << "unknown argument " << a << "\n";
-      return 2;
-    }
-  }
-  torch::set_num_threads(threads);
+  Args a;
+  if (!parseArgs(argc, argv, a)) return 2;
+  torch::set_num_threads(a.threads);
   auto comm = comm::makeCommunicator(comm::CommOptions{}, comm::runContextFromEnvironment());
   const int rank = comm->rank(), world = comm->size();
   HeadOptions head;
-  if (auto type = enumFromName<HeadType>(head_type)) {
+  if (auto type = enumFromName<HeadType>(a.head_type)) {
     head.type = *type;
   } else {
-    std::cerr << "unknown --head " << head_type << " (" << enumChoices<HeadType>() << ")\n";
+    std::cerr << "unknown --head " << a.head_type << " (" << enumChoices<HeadType>() << ")\n";
     return 2;
   }
+  const torch::Device device(a.device == "cuda" ? torch::Device(torch::kCUDA, 0) : torch::kCPU);
   OptimOptions optim;
   ClassifierOptions cls;
   cls.parallel = ClassifierPlacement::kSharded;
-  cls.sample_rate = sample_rate;
+  cls.sample_rate = a.sample_rate;
   torch::Tensor features =
-      torch::nn::functional::normalize(torch::randn({batch, dim}),
+      torch::nn::functional::normalize(torch::randn({a.batch, a.dim}),
                                        torch::nn::functional::NormalizeFuncOptions().dim(1)) *
       30;
-  torch::Tensor labels = torch::randint(0, classes, {batch}, torch::kLong);
+  torch::Tensor labels = torch::randint(0, a.classes, {a.batch}, torch::kLong);
+  features = features.to(device);
+  labels = labels.to(device);
   comm->barrier();
-  const int64_t baseline = procStatusBytes("VmRSS");
+  if (device.is_cuda()) bench::resetCudaPeak(device.index());
+  const int64_t baseline = memoryBytes(device, /*peak=*/false);
 
-  ShardedClassifier sc(head, optim, cls, classes, dim, 1, *comm, torch::kCPU);
+  ShardedClassifier sc(head, optim, cls, a.classes, a.dim, 1, *comm, device);
   std::vector<double> times;
   double loss = 0;
-  for (int s = 0; s < steps; ++s) {
+  for (int s = 0; s < a.steps; ++s) {
     comm->barrier();
     const auto t0 = std::chrono::steady_clock::now();
     sc.zeroGrad();
@@ -98,45 +166,14 @@ int main(int argc, char** argv) {
     comm->barrier();
     times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
-  const int64_t peak = procStatusBytes("VmHWM");
+  const int64_t peak = memoryBytes(device, /*peak=*/true);
   const ClassifierMemory theory =
-      classifierMemory(head, optim, cls, classes, dim, world, rank, batch * world);
-  // Step 0 pays first-touch page faults; the median of the rest is the steady state.
-  std::vector<double> steady(times.begin() + (times.size() > 1 ? 1 : 0), times.end());
-  std::nth_element(steady.begin(), steady.begin() + steady.size() / 2, steady.end());
-  const double median = steady[steady.size() / 2];
+      classifierMemory(head, optim, cls, a.classes, a.dim, world, rank, a.batch * world);
 
   double mine[4] = {static_cast<double>(baseline), static_cast<double>(peak),
-                    static_cast<double>(theory.total()), median};
+                    static_cast<double>(theory.total()), steadyMedian(times)};
   std::vector<double> all(4 * static_cast<size_t>(world));
   comm->allGather(mine, all.data(), 4, comm::DType::kFloat64);
-  if (rank == 0) {
-    nlohmann::json j = {{"classes", classes},
-                        {"dim", dim},
-                        {"batch_per_rank", batch},
-                        {"ranks", world},
-                        {"sample_rate", sample_rate},
-                        {"head", head_type},
-                        {"steps", steps},
-                        {"threads", threads},
-                        {"loss", loss},
-                        {"sampled_rows", theory.sampled_rows},
-                        {"theory_breakdown",
-                         {{"weights", theory.weight_bytes},
-                          {"gradient", theory.gradient_bytes},
-                          {"optimizer", theory.optimizer_bytes},
-                          {"logits", theory.logits_bytes},
-                          {"activations", theory.activation_bytes}}}};
-    for (int r = 0; r < world; ++r) {
-      const double* v = &all[4 * static_cast<size_t>(r)];
-      j["per_rank"].push_back({{"rank", r},
-                               {"baseline_rss_bytes", v[0]},
-                               {"peak_rss_bytes", v[1]},
-                               {"theory_bytes", v[2]},
-                               {"peak_over_theory", (v[1] - v[0]) / v[2]},
-                               {"step_seconds_median", v[3]}});
-    }
-    std::cout << j.dump() << std::endl;
-  }
+  if (rank == 0) std::cout << report(a, device, world, loss, theory, all).dump() << std::endl;
   return 0;
 }

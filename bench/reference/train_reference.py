@@ -175,7 +175,7 @@ def main():
             dataset, batch_size=a.batch, shuffle=True, num_workers=workers, drop_last=True,
             pin_memory=device.type == "cuda", persistent_workers=workers > 0,
             prefetch_factor=max(1, math.ceil(a.prefetch / workers)) if workers > 0 else None)
-        source = iter(loader)
+        source = (b for _ in iter(int, 1) for b in loader)  # epoch after epoch, as l2face's Loader
     else:
         workers = 0
         batches = synthetic_batches(max(1, a.batches), a.batch, a.size, classes)
@@ -192,6 +192,7 @@ def main():
             torch.cuda.synchronize()
 
     loss_sum = torch.zeros((), device=device)
+    first_loss = -1.0
     step_seconds, wait = [], 0.0
     t0 = None
     for s in range(a.warmup + a.steps):
@@ -212,6 +213,8 @@ def main():
         loss.backward()
         opt.step()
         loss_sum += loss.detach()
+        if s == 0:
+            first_loss = float(loss)  # batch 0 at the initial weights, as step_bench reports it
         if s >= a.warmup:
             if device.type == "cuda":
                 sync()
@@ -232,7 +235,8 @@ def main():
         "step_seconds_median": sorted(step_seconds)[len(step_seconds) // 2],
         "cpu_seconds": cpu, "images_per_cpu_second": a.steps * a.batch / cpu,
         "data_wait_fraction": wait / seconds, "pixel_sum": pixel_sum, "label_sum": label_sum,
-        "mean_loss": float(loss_sum) / (a.warmup + a.steps),
+        "peak_cuda_bytes": torch.cuda.max_memory_allocated(device) if device.type == "cuda" else 0,
+        "first_loss": first_loss, "mean_loss": float(loss_sum) / (a.warmup + a.steps),
         "worker_output": a.worker_output if dataset else None}), flush=True)
 
 

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "cuda_memory.h"
 #include "l2face/comm/communicator.h"
 #include "l2face/comm/run_context.h"
 #include "l2face/data/dataset.h"
@@ -178,6 +179,9 @@ int main(int argc, char** argv) {
     double wait_seconds = 0;
     Clock::time_point t0;
     double cpu0 = 0;
+    // The loss of the first step (batch 0, the initial weights), which bench/gpu/run.sh compares
+    // with the reference's; reading it is one host sync in a warm-up step.
+    trainer::StepCounters::Window first{};
     for (int s = 0; s < warmup + steps; ++s) {
       if (s == warmup) {
         sync();
@@ -195,6 +199,7 @@ int main(int argc, char** argv) {
       step.begin(s);
       step.microBatch(*b, 0, /*poisoned=*/false);
       step.finish(0.1, /*poisoned=*/false, counters);
+      if (s == 0) first = counters.snapshot({}, {});
       if (device.is_cuda() && s >= warmup) sync();  // per-step times on the GPU
       if (s >= warmup) {
         step_seconds.push_back(std::chrono::duration<double>(Clock::now() - ts).count());
@@ -204,28 +209,33 @@ int main(int argc, char** argv) {
     const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     const double cpu = cpuSeconds() - cpu0;
     const trainer::StepCounters::Window w = counters.snapshot({}, {});
-    nlohmann::json j = {{"impl", "l2face"},
-                        {"mode", dataset ? "e2e" : "compute"},
-                        {"backbone", model.backbone},
-                        {"batch", batch},
-                        {"size", side},
-                        {"threads", threads},
-                        {"workers", dataset ? loader->workers() : 0},
-                        {"classes", classes},
-                        {"device", device.str()},
-                        {"precision", precision},
-                        {"channels_last", config.channels_last},
-                        {"warmup", warmup},
-                        {"steps", steps},
-                        {"seconds", seconds},
-                        {"images_per_second", steps * batch / seconds},
-                        {"step_seconds_median", median(step_seconds)},
-                        {"cpu_seconds", cpu},
-                        {"images_per_cpu_second", steps * batch / cpu},
-                        {"data_wait_fraction", wait_seconds / seconds},
-                        {"pixel_sum", pixel_sum},
-                        {"label_sum", label_sum},
-                        {"mean_loss", w.finite_steps > 0 ? w.loss_sum / w.finite_steps : -1.0}};
+    const double finite = first.finite_steps + w.finite_steps;
+    nlohmann::json j = {
+        {"impl", "l2face"},
+        {"mode", dataset ? "e2e" : "compute"},
+        {"backbone", model.backbone},
+        {"batch", batch},
+        {"size", side},
+        {"threads", threads},
+        {"workers", dataset ? loader->workers() : 0},
+        {"classes", classes},
+        {"device", device.str()},
+        {"precision", precision},
+        {"channels_last", config.channels_last},
+        {"warmup", warmup},
+        {"steps", steps},
+        {"seconds", seconds},
+        {"images_per_second", steps * batch / seconds},
+        {"step_seconds_median", median(step_seconds)},
+        {"cpu_seconds", cpu},
+        {"images_per_cpu_second", steps * batch / cpu},
+        {"data_wait_fraction", wait_seconds / seconds},
+        {"pixel_sum", pixel_sum},
+        {"label_sum", label_sum},
+        {"peak_cuda_bytes",
+         device.is_cuda() ? bench::cudaAllocated(device.has_index() ? device.index() : 0).peak : 0},
+        {"first_loss", first.finite_steps > 0 ? first.loss_sum : -1.0},
+        {"mean_loss", finite > 0 ? (first.loss_sum + w.loss_sum) / finite : -1.0}};
     std::cout << j.dump() << std::endl;
     return 0;
   } catch (const std::exception& e) {

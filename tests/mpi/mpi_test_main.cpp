@@ -1,4 +1,5 @@
-// gtest main for multi-rank tests: MPI first, rank 0 prints, every rank exits with the worst.
+// gtest main for multi-rank tests: MPI first, rank 0 prints, every rank exits with the worst, or
+// with kAllSkippedExit when every case skipped on every rank.
 #include <gtest/gtest.h>
 #include <mpi.h>
 
@@ -7,6 +8,16 @@
 #include "l2face/comm/mpi_session.h"
 
 namespace {
+
+// The exit status of a run whose every case skipped: SKIP_RETURN_CODE of l2face_mpi_test
+// (tests/CMakeLists.txt, L2FACE_ALL_SKIPPED_EXIT), so that ctest reports it as skipped.
+constexpr int kAllSkippedExit = 77;
+
+// 1 when cases ran and every one of them skipped.
+int allSkipped() {
+  const auto& u = *::testing::UnitTest::GetInstance();
+  return u.test_to_run_count() > 0 && u.skipped_test_count() == u.test_to_run_count() ? 1 : 0;
+}
 
 // On ranks other than 0: print only failures, prefixed with the rank.
 class RankFailurePrinter : public ::testing::EmptyTestEventListener {
@@ -43,6 +54,12 @@ int main(int argc, char** argv) {
   MPI_Allreduce(&local, &global, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
   if (mpi.rank() == 0 && global != 0 && local == 0) {
     std::fprintf(stderr, "FAILED on another rank (see the [rank N] lines)\n");
+  }
+  int skipped_here = allSkipped(), skipped_everywhere = 0;
+  MPI_Allreduce(&skipped_here, &skipped_everywhere, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+  if (global == 0 && skipped_everywhere == 1) {
+    if (mpi.rank() == 0) std::fprintf(stderr, "every case skipped: exit %d\n", kAllSkippedExit);
+    return kAllSkippedExit;
   }
   return global;
 }
