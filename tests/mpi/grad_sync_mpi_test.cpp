@@ -227,8 +227,8 @@ TEST(GradSyncMpi, StagedBucketsCopyTwicePerBucketAndMatchTheUnstagedResult) {
   };
   StagingCommunicator staged(*c, nullptr, so);
   GradSyncOptions o;
-  o.first_bucket_bytes = 64;
-  o.bucket_cap_bytes = 256;
+  o.first_bucket_bytes = 16;
+  o.bucket_cap_bytes = 64;
   o.bucket_memory = makeHostMemory();  // stands in for device memory (device_buckets)
   GradSync viaStaging(staged, ToyModel::sizes(), o);
   GradSync direct(*c, ToyModel::sizes(), o);
