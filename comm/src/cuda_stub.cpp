@@ -3,6 +3,8 @@
 
 #include "l2face/comm/internal/buffer_memory.h"
 #include "l2face/comm/internal/cuda_util.h"
+#include "l2face/comm/internal/interval_clock.h"
+#include "l2face/comm/internal/staging.h"
 #include "l2face/comm/run_context.h"
 
 namespace l2face::comm {
@@ -16,6 +18,13 @@ void copyBytes(void* dst, const void* src, size_t bytes) {
 
 std::unique_ptr<BufferMemory> makeCudaMemory(const Communicator&) {
   throw CommError("CUDA buffers requested, but this l2face was built without CUDA");
+}
+
+// No device buffers exist here: staging is plain host memory.
+std::shared_ptr<StagingMemory> makePinnedStagingMemory() { return makeHostStagingMemory(); }
+
+std::unique_ptr<IntervalClock> makeCudaIntervalClock(const Communicator&) {
+  throw CommError("CUDA events requested, but this l2face was built without CUDA");
 }
 
 }  // namespace l2face::comm

@@ -5,9 +5,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include "l2face/comm/internal/buffer_memory.h"
 #include "l2face/comm/internal/cuda_util.h"
+#include "l2face/comm/internal/interval_clock.h"
 
 namespace l2face::comm {
 namespace {
@@ -41,9 +43,23 @@ double secondsSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+class HostIntervalClock final : public IntervalClock {
+ public:
+  void begin() override { t0_ = std::chrono::steady_clock::now(); }
+  void end() override { done_.push_back(secondsSince(t0_)); }
+  std::vector<double> collect() override { return std::exchange(done_, {}); }
+
+ private:
+  std::chrono::steady_clock::time_point t0_;
+  std::vector<double> done_;
+};
+
 }  // namespace
 
 std::unique_ptr<BufferMemory> makeHostMemory() { return std::make_unique<HostMemory>(); }
+std::unique_ptr<IntervalClock> makeHostIntervalClock() {
+  return std::make_unique<HostIntervalClock>();
+}
 
 GradSyncOptions gradSyncOptions(const CommOptions& options) {
   GradSyncOptions o;
@@ -76,11 +92,12 @@ GradSync::GradSync(Communicator& comm, std::vector<size_t> param_numel, GradSync
   }
   if (!current.params.empty()) buckets_.push_back(std::move(current));
 
-  if (comm_.memoryKind() == MemoryKind::kHost) {
-    memory_ = makeHostMemory();
-  } else {
-    memory_ = makeCudaMemory(comm_);
-  }
+  const bool host = comm_.memoryKind() == MemoryKind::kHost;
+  memory_ = options_.bucket_memory;
+  if (!memory_)
+    memory_ = host && !options_.device_buckets ? makeHostMemory() : makeCudaMemory(comm_);
+  clock_ = options_.exposed_clock;
+  if (!clock_) clock_ = host ? makeHostIntervalClock() : makeCudaIntervalClock(comm_);
   try {
     for (Bucket& b : buckets_) {
       b.data = static_cast<float*>(memory_->allocate(b.numel * kFloatBytes));
@@ -210,14 +227,14 @@ void GradSync::finish(float* const* grads) {
     --b.pending;
   }
   launchReadyBuckets();
-  const auto t0 = std::chrono::steady_clock::now();
+  clock_->begin();
   try {
     waitBuckets();
   } catch (...) {
     resetStep();
     throw;
   }
-  const double waited = secondsSince(t0);
+  clock_->end();
   if (grads != nullptr) {
     for (size_t i = 0; i < params_.size(); ++i) {
       float* view = buckets_[params_[i].bucket].data + params_[i].offset;
@@ -227,9 +244,15 @@ void GradSync::finish(float* const* grads) {
     }
   }
   ++stats_.steps;
-  stats_.exposed_seconds += waited;
-  stats_.last_exposed_seconds = waited;
+  recordExposed();
   resetStep();
+}
+
+void GradSync::recordExposed() const {
+  for (double s : clock_->collect()) {
+    stats_.exposed_seconds += s;
+    stats_.last_exposed_seconds = s;
+  }
 }
 
 void GradSync::waitBuckets() {
@@ -257,6 +280,7 @@ void GradSync::resetStep() {
 
 GradSyncStats GradSync::stats() const {
   std::lock_guard<std::mutex> lock(mutex_);
+  recordExposed();
   return stats_;
 }
 

@@ -2,11 +2,14 @@
 #include "nccl_bootstrap.h"
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "l2face/comm/errors.h"
 #include "l2face/comm/internal/store_arrival_board.h"
+#include "l2face/comm/internal/store_communicator.h"
 #include "l2face/comm/mpi_session.h"
 #include "l2face/comm/tcp_store.h"
 
@@ -52,7 +55,7 @@ class SelfBootstrap final : public NcclBootstrap {
 #ifdef L2FACE_HAVE_MPI
 class MpiBootstrap final : public NcclBootstrap {
  public:
-  MpiBootstrap() {
+  explicit MpiBootstrap(double timeout_seconds) : timeout_seconds_(timeout_seconds) {
     if (MPI_Comm_dup(MPI_COMM_WORLD, &comm_) != MPI_SUCCESS) {
       throw CommError("NCCL bootstrap: MPI_Comm_dup failed");
     }
@@ -70,9 +73,24 @@ class MpiBootstrap final : public NcclBootstrap {
     board_.reset();
     MPI_Comm_free(&comm_);
   }
+  // Non-blocking broadcast polled under the deadline: a rank 0 that never sends ends in an error.
   void broadcastFrom0(void* data, size_t bytes) override {
-    if (MPI_Bcast(data, static_cast<int>(bytes), MPI_BYTE, 0, comm_) != MPI_SUCCESS) {
-      throw CommError("NCCL bootstrap: MPI_Bcast of the unique id failed");
+    MPI_Request req = MPI_REQUEST_NULL;
+    if (MPI_Ibcast(data, static_cast<int>(bytes), MPI_BYTE, 0, comm_, &req) != MPI_SUCCESS) {
+      throw CommError("NCCL bootstrap: MPI_Ibcast of the unique id failed");
+    }
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                              std::chrono::duration<double>(timeout_seconds_));
+    for (int done = 0; !done;) {
+      if (MPI_Test(&req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) {
+        throw CommError("NCCL bootstrap: the broadcast of the unique id failed");
+      }
+      if (!done && std::chrono::steady_clock::now() > deadline) {
+        throw CommError("NCCL bootstrap: the unique id did not arrive from rank 0 within " +
+                        std::to_string(timeout_seconds_) + " s");
+      }
+      if (!done) std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
   }
   ArrivalBoard& board() override {
@@ -90,31 +108,24 @@ class MpiBootstrap final : public NcclBootstrap {
   std::unique_ptr<MpiArrivalBoard> board_;
   NoBoard none_;
   bool concurrent_ok_ = false;
+  double timeout_seconds_;
 };
 #endif
 
 class StoreBootstrap final : public NcclBootstrap {
  public:
-  StoreBootstrap(const RunContext& ctx, double timeout_seconds) {
-    StoreClientOptions co = storeClientOptionsFromEnvironment(ctx.rank, timeout_seconds);
-    if (ctx.rank == 0) {
-      StoreServerOptions so;
-      so.port = co.port;
-      so.token = co.token;
-      so.world_size = ctx.world_size;  // one connection per rank; later ones are refused
-      server_ = std::make_unique<TcpStoreServer>(so);
-    }
-    client_ = std::make_shared<TcpStoreClient>(co);
-    board_ = std::make_unique<StoreArrivalBoard>(client_, ctx.rank, ctx.world_size);
-    rank_ = ctx.rank;
+  StoreBootstrap(const RunContext& ctx, std::shared_ptr<JobStore> store)
+      : rank_(ctx.rank), store_(std::move(store)) {
+    board_ = std::make_unique<StoreArrivalBoard>(store_->client, ctx.rank, ctx.world_size);
   }
+  // The client's requests wait at most comm.timeout_seconds (openJobStore), the unique id too.
   void broadcastFrom0(void* data, size_t bytes) override {
     const std::string key = "l2face/nccl/unique_id";
     if (rank_ == 0) {
-      client_->set(key, std::string(static_cast<const char*>(data), bytes));
+      store_->client->set(key, std::string(static_cast<const char*>(data), bytes));
       return;
     }
-    std::string v = client_->get(key);
+    std::string v = store_->client->get(key);
     if (v.size() != bytes) throw CommError("NCCL bootstrap: unique id of the wrong size in store");
     std::memcpy(data, v.data(), bytes);
   }
@@ -122,19 +133,20 @@ class StoreBootstrap final : public NcclBootstrap {
 
  private:
   int rank_ = 0;
-  std::unique_ptr<TcpStoreServer> server_;  // rank 0 only; outlives the client and the board
-  std::shared_ptr<TcpStoreClient> client_;
+  std::shared_ptr<JobStore> store_;  // outlives the board
   std::unique_ptr<StoreArrivalBoard> board_;
 };
 
 }  // namespace
 
-std::unique_ptr<NcclBootstrap> makeNcclBootstrap(const RunContext& ctx, double timeout_seconds) {
+std::unique_ptr<NcclBootstrap> makeNcclBootstrap(const RunContext& ctx, double timeout_seconds,
+                                                 std::shared_ptr<JobStore> store) {
   if (ctx.world_size == 1) return std::make_unique<SelfBootstrap>();
 #ifdef L2FACE_HAVE_MPI
-  if (MpiSession::active()) return std::make_unique<MpiBootstrap>();
+  if (MpiSession::active()) return std::make_unique<MpiBootstrap>(timeout_seconds);
 #endif
-  return std::make_unique<StoreBootstrap>(ctx, timeout_seconds);
+  if (!store) store = openJobStore(ctx, timeout_seconds);
+  return std::make_unique<StoreBootstrap>(ctx, std::move(store));
 }
 
 }  // namespace l2face::comm

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <memory>
 
+#include "l2face/comm/internal/store_communicator.h"
 #include "l2face/comm/internal/watchdog.h"
 #include "l2face/comm/run_context.h"
 
@@ -21,8 +22,10 @@ class NcclBootstrap {
   virtual void progress() {}
 };
 
-// A world of one needs nothing; otherwise MPI when an MpiSession is active, else the TCP store
-// (rank 0 serves it on L2FACE_MASTER_PORT).
-std::unique_ptr<NcclBootstrap> makeNcclBootstrap(const RunContext& ctx, double timeout_seconds);
+// A world of one needs nothing; otherwise MPI when an MpiSession is active, else the TCP store:
+// `store` when given (shared with the control plane), else one opened here (rank 0 serves it on
+// L2FACE_MASTER_PORT). Waiting for the unique id ends with CommError after timeout_seconds.
+std::unique_ptr<NcclBootstrap> makeNcclBootstrap(const RunContext& ctx, double timeout_seconds,
+                                                 std::shared_ptr<JobStore> store = nullptr);
 
 }  // namespace l2face::comm

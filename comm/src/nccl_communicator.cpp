@@ -37,6 +37,18 @@ constexpr ncclRedOp_t kNcclOps[] = {ncclSum, ncclAvg, ncclMax, ncclMin};
 ncclDataType_t ncclType(DType t) { return kNcclTypes[static_cast<int>(t)]; }
 ncclRedOp_t ncclOp(ReduceOp op) { return kNcclOps[static_cast<int>(op)]; }
 
+// The ranks whose arrival at init (op set) the side channel does not show.
+std::string ranksAbsentAtInit(const std::vector<Arrival>& arrivals) {
+  if (arrivals.empty()) return "unknown (no side channel)";
+  std::string absent, unread;
+  for (const Arrival& a : arrivals) {
+    std::string& list = a.responsive ? absent : unread;
+    if (!a.responsive || a.op == 0) list += (list.empty() ? "" : ", ") + std::to_string(a.rank);
+  }
+  return "[" + absent + "]" +
+         (unread.empty() ? "" : "; ranks that could not be read: [" + unread + "]");
+}
+
 // An event that records a collective's completion on the NCCL stream. Destroying an event whose
 // work is pending is allowed: CUDA releases it once the work completes.
 struct Event {
@@ -70,7 +82,8 @@ class NcclWork final : public Work {
 
 class NcclCommunicator final : public Communicator {
  public:
-  NcclCommunicator(const CommOptions& options, const RunContext& ctx)
+  NcclCommunicator(const CommOptions& options, const RunContext& ctx,
+                   std::shared_ptr<JobStore> store)
       : options_(options), host_(ctx.host), rank_(ctx.rank), size_(ctx.world_size) {
     int devices = cudaDeviceCountOrZero();
     if (devices == 0) throw CommError("comm.backend nccl: no CUDA device is visible");
@@ -81,12 +94,12 @@ class NcclCommunicator final : public Communicator {
                       " CUDA devices (NCCL needs one device per rank)");
     }
     device_ = selectCudaDevice(ctx);  // L2FACE_GPU, else local rank modulo the devices
-    bootstrap_ = makeNcclBootstrap(ctx, options.timeout_seconds);
+    bootstrap_ = makeNcclBootstrap(ctx, options.timeout_seconds, std::move(store));
     ncclUniqueId id;
     std::memset(&id, 0, sizeof(id));
     if (rank_ == 0) checkNccl(ncclGetUniqueId(&id), "ncclGetUniqueId");
     bootstrap_->broadcastFrom0(&id, sizeof(id));
-    checkNccl(ncclCommInitRank(&comm_, size_, id, rank_), "ncclCommInitRank");
+    joinUnderDeadline(id);
     try {
       checkCuda(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
       checkCuda(cudaMalloc(&barrier_scratch_, sizeof(float)), "cudaMalloc");
@@ -114,7 +127,7 @@ class NcclCommunicator final : public Communicator {
         ncclCommAbort(comm_);
       } else {
         cudaStreamSynchronize(stream_);
-        ncclCommDestroy(comm_);
+        finalizeOrAbort();
       }
     }
     if (barrier_scratch_ != nullptr) cudaFree(barrier_scratch_);
@@ -190,7 +203,8 @@ class NcclCommunicator final : public Communicator {
     checkCuda(cudaEventRecord(ready->e, compute_), "cudaEventRecord");
     checkCuda(cudaStreamWaitEvent(stream_, ready->e, 0), "cudaStreamWaitEvent");
     ncclResult_t rc = launch(stream_);
-    if (rc != ncclSuccess && rc != ncclInProgress) {
+    if (rc == ncclInProgress) rc = settle();  // a non-blocking communicator still enqueueing
+    if (rc != ncclSuccess) {
       throw CommError(std::string("NCCL: ") + ncclGetErrorString(rc), collectiveName(kind), seq,
                       rank_, host_);
     }
@@ -201,6 +215,55 @@ class NcclCommunicator final : public Communicator {
       in_flight_.push_back({seq, kind, done, Clock::now()});
     }
     return std::make_shared<NcclWork>(done, compute_, failed_);
+  }
+
+  // Joins the job's NCCL communicator within comm.timeout_seconds: a non-blocking init polled
+  // until it succeeds, fails or the deadline passes; then it is aborted and CommError names the
+  // ranks that never posted their arrival at init (sequence 0, op barrier) on the side channel.
+  void joinUnderDeadline(const ncclUniqueId& id) {
+    bootstrap_->board().arrive(0, CollectiveKind::kBarrier);
+    ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+    config.blocking = 0;
+    ncclResult_t rc = ncclCommInitRankConfig(&comm_, size_, id, rank_, &config);
+    if (rc == ncclInProgress) rc = settle();
+    if (rc == ncclSuccess) return;
+    std::string why = std::string("ncclCommInitRankConfig failed: ") + ncclGetErrorString(rc);
+    if (rc == ncclInProgress) {
+      why = "ncclCommInitRankConfig did not complete within " +
+            std::to_string(options_.timeout_seconds) + " s; ranks that did not arrive: " +
+            ranksAbsentAtInit(bootstrap_->board().read(kBoardReadSeconds));
+    }
+    if (comm_ != nullptr) ncclCommAbort(comm_);
+    comm_ = nullptr;
+    throw CommError("[l2face] rank " + std::to_string(rank_) + " (" + host_ + "): " + why);
+  }
+
+  // Polls a non-blocking communicator's pending call: its result, or ncclInProgress when it is
+  // still pending after comm.timeout_seconds.
+  ncclResult_t settle() {
+    const auto deadline =
+        Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                           std::chrono::duration<double>(options_.timeout_seconds));
+    for (;;) {
+      ncclResult_t state = ncclInProgress;
+      if (comm_ == nullptr) return ncclInternalError;
+      ncclCommGetAsyncError(comm_, &state);
+      if (state != ncclInProgress || Clock::now() > deadline) return state;
+      bootstrap_->progress();
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  }
+
+  // Orderly end: flush (ncclCommFinalize, non-blocking here) within the timeout, then destroy;
+  // a flush that fails or does not end is aborted instead.
+  void finalizeOrAbort() {
+    ncclResult_t rc = ncclCommFinalize(comm_);
+    if (rc == ncclInProgress) rc = settle();
+    if (rc == ncclSuccess) {
+      ncclCommDestroy(comm_);
+    } else {
+      ncclCommAbort(comm_);
+    }
   }
 
   // Polls completion events and NCCL's asynchronous error; ends the job on an error or timeout.
@@ -264,8 +327,9 @@ class NcclCommunicator final : public Communicator {
 }  // namespace
 
 std::unique_ptr<Communicator> makeNcclCommunicator(const CommOptions& options,
-                                                   const RunContext& ctx) {
-  return std::make_unique<NcclCommunicator>(options, ctx);
+                                                   const RunContext& ctx,
+                                                   std::shared_ptr<JobStore> store) {
+  return std::make_unique<NcclCommunicator>(options, ctx, std::move(store));
 }
 
 }  // namespace l2face::comm

@@ -29,6 +29,7 @@ void StoreArrivalBoard::arrive(uint64_t sequence, CollectiveKind op) {
     std::lock_guard<std::mutex> lock(mutex_);
     latest_ = sequence;
     latest_op_ = static_cast<int>(op);
+    dirty_ = true;
   }
   cv_.notify_one();
 }
@@ -36,10 +37,11 @@ void StoreArrivalBoard::arrive(uint64_t sequence, CollectiveKind op) {
 void StoreArrivalBoard::publish() {
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
-    cv_.wait(lock, [&] { return stop_ || latest_ != published_; });
+    cv_.wait(lock, [&] { return stop_ || dirty_; });
     if (stop_) return;
     uint64_t seq = latest_;
     int op = latest_op_;
+    dirty_ = false;
     lock.unlock();
     try {
       client_->set(key(rank_), std::to_string(seq) + " " + std::to_string(op));
@@ -47,7 +49,6 @@ void StoreArrivalBoard::publish() {
       // The board is diagnostics only; a lost store must not fail training.
     }
     lock.lock();
-    published_ = seq;
   }
 }
 

@@ -159,6 +159,7 @@ int runDoctor(const DoctorArgs& args) {
     opt.port = cfg.monitoring.serve ? cfg.monitoring.port : 0;
     opt.bind = cfg.monitoring.bind;
     opt.backend = comm::backendName(cfg.comm.backend);
+    opt.device = cfg.run.device;
     opt.threads = cfg.run.threads;
   }
   if (!args.run_dir.empty()) opt.run_dir = args.run_dir;

@@ -11,6 +11,7 @@
 #include "l2face/comm/communicator.h"
 #include "l2face/comm/run_context.h"
 #include "l2face/launch/internal/config.h"
+#include "l2face/trainer/device_info.h"
 #include "l2face/trainer/trainer.h"
 
 namespace fs = std::filesystem;
@@ -51,7 +52,11 @@ int runTrain(const TrainArgs& args) {
   Config cfg = loadConfig(args.config, args.overrides);
   comm::RunContext ctx = comm::runContextFromEnvironment();
   ctx.run_dir = cfg.run.dir;
-  std::unique_ptr<comm::Communicator> comm = comm::makeCommunicator(cfg.comm, ctx);
+  // comm.backend auto follows where the run's tensors live (a CPU run never gets nccl).
+  cfg.comm.tensors =
+      trainer::tensorDeviceOf(cfg.run.device, trainer::torchDeviceInfo().run_device_auto);
+  comm::CommPlanes planes = comm::makeCommPlanes(cfg.comm, ctx);
+  comm::Communicator* comm = planes.data.get();
   if (comm->size() != ctx.world_size || comm->rank() != ctx.rank) {
     throw std::runtime_error(
         "the communicator (" + comm->backend() + ", rank " + std::to_string(comm->rank()) + " of " +
@@ -71,7 +76,7 @@ int runTrain(const TrainArgs& args) {
   installStopHandlers();
   topt.stop_requested = &g_stop;
 
-  trainer::TrainSummary summary = trainer::train(topt, *comm, ctx);
+  trainer::TrainSummary summary = trainer::train(topt, *comm, *planes.control, ctx);
   if (ctx.isLeader()) {
     std::string json = trainer::summaryJson(summary);
     writeText(fs::path(cfg.run.dir) / "summary.json", json);
@@ -84,8 +89,7 @@ int runTrain(const TrainArgs& args) {
                 << " (requeue, then resume with --resume auto)\n";
     }
     // mpirun ends the other ranks when the first exits non-zero: let rank 0 finish writing first.
-    std::unique_ptr<comm::Communicator> view = comm::makeHostView(*comm);
-    (view ? *view : *comm).barrier();
+    planes.control->barrier();
     return kExitRequeue;
   }
   return kExitOk;

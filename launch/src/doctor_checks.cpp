@@ -256,6 +256,7 @@ json rankReport(const DoctorOptions& options, const comm::RunContext& ctx,
   try {
     comm::CommOptions co;
     co.backend = comm::backendFromName(options.backend);
+    co.tensors = trainer::tensorDeviceOf(options.device, torch_info.run_device_auto);
     r["backend"] = comm::backendName(comm::resolveBackend(co, ctx));
   } catch (const std::exception& e) {
     r["backend"] = "none";

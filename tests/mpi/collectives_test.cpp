@@ -5,6 +5,7 @@
 #include <random>
 #include <vector>
 
+#include "l2face/comm/internal/cuda_util.h"
 #include "mpi_test_util.h"
 
 using namespace l2face::comm;
@@ -171,4 +172,15 @@ TEST(MpiCollectives, CommunicatorsComeAndGo) {
     EXPECT_EQ(v, c->size());
     c->barrier();
   }
+}
+
+// Under mpirun, a CPU run picks mpi even when GPUs are visible (nccl would get host tensors).
+TEST(MpiCollectives, AutoGivesCpuTensorsAHostBackend) {
+  setVisibleCudaDevicesForTesting(2);
+  CommOptions o;
+  o.tensors = TensorDevice::kCpu;
+  const RunContext ctx = runContextFromEnvironment();
+  const Backend b = resolveBackend(o, ctx);
+  setVisibleCudaDevicesForTesting(-1);
+  EXPECT_EQ(b, ctx.world_size == 1 ? Backend::kLocal : Backend::kMpi);
 }

@@ -4,6 +4,7 @@
 #include <torch/csrc/autograd/function_hook.h>
 #include <torch/csrc/autograd/functions/accumulate_grad.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "l2face/trainer/internal/tensor_comm.h"
@@ -30,20 +31,31 @@ class ReadyHook final : public torch::autograd::PostAccumulateGradHook {
   size_t index_;
 };
 
-// Bucket views need host buckets and CPU parameters whose memory layout fits numel elements.
-bool viewsPossible(const comm::Communicator& comm, const std::vector<torch::Tensor>& params) {
-  if (comm.memoryKind() != comm::MemoryKind::kHost) return false;
+// Bucket views need parameters whose memory layout fits numel elements, all on the CPU (host
+// buckets) or all on CUDA (device buckets: a CUDA backend's, or device_buckets on a host one).
+bool viewsPossible(const comm::Communicator& comm, const std::vector<torch::Tensor>& params,
+                   bool cuda) {
+  if (!cuda && comm.memoryKind() != comm::MemoryKind::kHost) return false;
   for (const auto& p : params) {
-    if (!p.device().is_cpu() || !p.is_non_overlapping_and_dense()) return false;
+    if (p.device().is_cuda() != cuda || !p.is_non_overlapping_and_dense()) return false;
   }
   return true;
+}
+
+bool allOnCuda(const std::vector<torch::Tensor>& params) {
+  return !params.empty() && std::all_of(params.begin(), params.end(),
+                                        [](const torch::Tensor& p) { return p.is_cuda(); });
 }
 
 }  // namespace
 
 DataParallel::DataParallel(comm::Communicator& comm, std::vector<torch::Tensor> params,
-                           const comm::GradSyncOptions& options)
+                           comm::GradSyncOptions options)
     : comm_(comm), params_(std::move(params)) {
+  // Gradients on a GPU stay there: buckets in device memory also on a host backend (mpi), which
+  // then stages whole buckets instead of one copy per parameter.
+  const bool cuda = allOnCuda(params_);
+  if (cuda) options.device_buckets = true;
   std::vector<size_t> numel;
   for (const auto& p : params_) {
     if (p.scalar_type() != torch::kFloat) {
@@ -58,7 +70,7 @@ DataParallel::DataParallel(comm::Communicator& comm, std::vector<torch::Tensor> 
     acc->tensor_post_acc_grad_hooks() = std::make_unique<ReadyHook>(*sync_, i);
     accumulators_.push_back(std::move(acc));
   }
-  if (viewsPossible(comm_, params_)) {
+  if (viewsPossible(comm_, params_, cuda)) {
     torch::NoGradGuard no_grad;
     for (size_t i = 0; i < params_.size(); ++i) {
       torch::Tensor& p = params_[i];

@@ -26,4 +26,12 @@ TorchDeviceInfo torchDeviceInfo() {
   return info;
 }
 
+comm::TensorDevice tensorDeviceOf(const std::string& run_device,
+                                  const std::string& auto_resolves_to) {
+  const std::string& d = run_device == "auto" ? auto_resolves_to : run_device;
+  if (d == "cpu") return comm::TensorDevice::kCpu;
+  if (d == "cuda") return comm::TensorDevice::kCuda;
+  return comm::TensorDevice::kUnspecified;
+}
+
 }  // namespace l2face::trainer

@@ -8,11 +8,22 @@
 
 namespace l2face::trainer {
 
-TrainSummary train(const TrainerOptions& opt, comm::Communicator& comm,
+TrainSummary train(const TrainerOptions& opt, comm::Communicator& data, comm::Communicator& control,
                    const comm::RunContext& ctx) {
   checkRunOptions(opt);
-  TrainingRun run(opt, comm, ctx);
+  if (control.memoryKind() != comm::MemoryKind::kHost || control.size() != data.size() ||
+      control.rank() != data.rank()) {
+    throw std::invalid_argument(
+        "train: the control communicator must take host memory and have "
+        "the data communicator's ranks");
+  }
+  TrainingRun run(opt, data, control, ctx);
   return run.run();
+}
+
+TrainSummary train(const TrainerOptions& opt, comm::Communicator& comm,
+                   const comm::RunContext& ctx) {
+  return train(opt, comm, comm, ctx);
 }
 
 std::string summaryJson(const TrainSummary& s) {

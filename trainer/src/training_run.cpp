@@ -8,6 +8,7 @@
 #include <iostream>
 #include <thread>
 
+#include "cuda_stream.h"
 #include "l2face/data/sampler.h"
 #include "l2face/trainer/internal/schedule.h"
 
@@ -23,16 +24,16 @@ double secondsSince(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 TrainingRun::TrainingRun(const TrainerOptions& opt, comm::Communicator& comm,
-                         const comm::RunContext& ctx)
+                         comm::Communicator& control, const comm::RunContext& ctx)
     : opt_(opt),
       comm_(comm),
       ctx_(ctx),
       world_(comm.size()),
       accumulate_(opt.optim.accumulate_steps),
       log_every_(std::max(1, opt.monitoring.log_every)),
-      host_view_(comm::makeHostView(comm)),
-      control_(host_view_ ? *host_view_ : comm),
+      control_(control),
       rt_(configureRuntime(opt, ctx)) {
+  followCurrentStream(comm_, rt_.device);  // the start-up broadcasts are ordered after it too
   openData();
   metrics_ = std::make_unique<RunMetrics>(opt_, ctx_);
   buildFromStart();
@@ -135,6 +136,7 @@ TrainSummary TrainingRun::run() {
 void TrainingRun::trainStep(int64_t step, double lr) {
   const bool poisoned = opt_.faults.has("train.nan_loss", ctx_.rank, step);
   if (opt_.faults.has("train.hang", ctx_.rank, step)) hang(step);
+  followCurrentStream(comm_, rt_.device);
   step_->begin(step);
   for (int micro = 0; micro < accumulate_; ++micro) {
     const auto wait0 = Clock::now();

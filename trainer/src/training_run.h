@@ -31,7 +31,8 @@ namespace l2face::trainer {
 // once; the constructor and run() are collective.
 class TrainingRun {
  public:
-  TrainingRun(const TrainerOptions& opt, comm::Communicator& comm, const comm::RunContext& ctx);
+  TrainingRun(const TrainerOptions& opt, comm::Communicator& comm, comm::Communicator& control,
+              const comm::RunContext& ctx);
   TrainSummary run();
 
  private:
@@ -60,9 +61,8 @@ class TrainingRun {
   const int world_;
   const int accumulate_;
   const int log_every_;
-  // Control-path collectives (resume choice, checkpoint agreement, preemption, window means)
-  // hand host memory; on a device backend they go through a host view of the same communicator.
-  std::unique_ptr<comm::Communicator> host_view_;
+  // Control-path collectives (resume choice, checkpoint agreement, preemption, window means):
+  // host memory, on a host channel of their own; comm_ carries only tensors.
   comm::Communicator& control_;
   Runtime rt_;
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "fake_comm.h"
+#include "l2face/comm/internal/interval_clock.h"
 
 using namespace l2face::comm;
 
@@ -189,4 +190,43 @@ TEST(GradSync, RefusedLayoutFreesTheBuckets) {
               std::string::npos)
         << e.what();
   }
+}
+
+// The exposed time comes from the clock's completed intervals, read when they are complete (at a
+// later finish() or stats()), never by waiting for them: a device clock's events lag the host.
+TEST(GradSync, ExposedTimeCountsIntervalsOnceTheyComplete) {
+  struct FakeClock final : IntervalClock {
+    void begin() override { ++begun; }
+    void end() override { ended.push_back(0.25 * static_cast<double>(ended.size() + 1)); }
+    std::vector<double> collect() override {
+      std::vector<double> out;
+      for (; read < ended.size() && read < complete; ++read) out.push_back(ended[read]);
+      return out;
+    }
+    int begun = 0;
+    std::vector<double> ended;  // 0.25, 0.5, 0.75 ... s
+    size_t read = 0, complete = 0;
+  };
+  auto clock = std::make_shared<FakeClock>();
+  auto comm = makeLocalCommunicator();
+  GradSyncOptions o = caps(1024, 1024);
+  o.exposed_clock = clock;
+  GradSync gs(*comm, {3}, o);
+  gs.finish(nullptr);
+  EXPECT_EQ(clock->begun, 1);
+  EXPECT_EQ(gs.stats().exposed_seconds, 0.0);  // not complete yet: nothing counted, no wait
+  clock->complete = 1;
+  EXPECT_EQ(gs.stats().exposed_seconds, 0.25);
+  EXPECT_EQ(gs.stats().exposed_seconds, 0.25);  // counted once
+  gs.finish(nullptr);
+  gs.finish(nullptr);
+  clock->complete = 2;
+  EXPECT_EQ(gs.stats().exposed_seconds, 0.75);
+  EXPECT_EQ(gs.stats().last_exposed_seconds, 0.5);
+  clock->complete = 3;
+  gs.finish(nullptr);  // a later finish() collects what completed meanwhile
+  const GradSyncStats s = gs.stats();
+  EXPECT_EQ(s.steps, 4u);
+  EXPECT_EQ(s.exposed_seconds, 1.5);
+  EXPECT_EQ(s.last_exposed_seconds, 0.75);
 }

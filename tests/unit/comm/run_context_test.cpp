@@ -10,6 +10,7 @@
 #include "l2face/comm/communicator.h"
 #include "l2face/comm/errors.h"
 #include "l2face/comm/internal/cuda_util.h"
+#include "l2face/comm/runtime_info.h"
 
 using namespace l2face::comm;
 
@@ -257,5 +258,31 @@ TEST(RunContext, BackendChoiceIsReportedWithoutBuildingIt) {
     FAIL() << "no error";
   } catch (const CommError& e) {
     EXPECT_NE(std::string(e.what()).find("L2FACE_*"), std::string::npos) << e.what();
+  }
+}
+
+// A CPU run on a host with GPUs: auto must not hand host tensors to NCCL.
+TEST(RunContext, AutoFollowsWhereTheTensorsLive) {
+  struct FakeDevices {
+    FakeDevices() { setVisibleCudaDevicesForTesting(2); }
+    ~FakeDevices() { setVisibleCudaDevicesForTesting(-1); }
+  } fake;
+  CommOptions o;
+  RunContext one;
+  RunContext two = fromVars({{"L2FACE_RANK", "0"}, {"L2FACE_WORLD_SIZE", "2"}});
+  o.tensors = TensorDevice::kCpu;
+  EXPECT_EQ(resolveBackend(o, one), Backend::kLocal);
+  // No MPI session here: a CPU run of two ranks has no backend (under mpirun it gets mpi,
+  // tests/mpi/collectives_test.cpp).
+  EXPECT_THROW(resolveBackend(o, two), CommError);
+  const bool nccl = runtimeInfo().built_with_nccl;
+  for (TensorDevice d : {TensorDevice::kCuda, TensorDevice::kUnspecified}) {
+    o.tensors = d;
+    EXPECT_EQ(resolveBackend(o, one), Backend::kLocal);
+    if (nccl) {
+      EXPECT_EQ(resolveBackend(o, two), Backend::kNccl);
+    } else {
+      EXPECT_THROW(resolveBackend(o, two), CommError);
+    }
   }
 }

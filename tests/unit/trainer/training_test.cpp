@@ -12,6 +12,7 @@
 #include "l2face/trainer/internal/head.h"
 #include "l2face/trainer/internal/model_state.h"
 #include "l2face/trainer/trainer.h"
+#include "tiny_training.h"
 
 namespace fs = std::filesystem;
 using namespace l2face;
@@ -23,39 +24,12 @@ class Training : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     root_ = fs::temp_directory_path() / ("l2face_training_" + std::to_string(::getpid()));
-    data::SynthOptions s;
-    s.out = (root_ / "corpus").string();
-    s.identities = 8;
-    s.images_per_identity = 8;
-    s.eval_identities = 4;
-    s.eval_images_per_identity = 2;
-    s.pairs_per_fold = 1;
-    s.folds = 2;
-    s.size = 32;
-    s.seed = 5;
-    s.threads = 2;
-    data::synthesizeCorpus(s);
+    tiny::writeTinyCorpus(root_ / "corpus", 2);
   }
   static void TearDownTestSuite() { fs::remove_all(root_); }
 
   static TrainerOptions options(const std::string& run) {
-    TrainerOptions t;
-    t.run.dir = (root_ / run).string();
-    t.run.seed = 3;
-    t.run.device = "cpu";
-    t.run.threads = 1;  // identical arithmetic in every run of a comparison
-    t.data.train = (root_ / "corpus" / "train").string();
-    t.data.batch_size = 8;
-    t.data.workers = 1;
-    t.data.image_size = 32;
-    t.model.embedding_dim = 16;
-    t.model.width = 4;
-    t.optim.lr = 0.05;
-    t.optim.schedule = "constant";
-    t.optim.max_steps = 4;
-    t.checkpoint.keep_last = 0;
-    t.monitoring.log_every = 2;
-    return t;
+    return tiny::tinyTraining(root_ / "corpus", root_ / run, 8);
   }
   static TrainSummary run(const TrainerOptions& t) {
     auto comm = comm::makeLocalCommunicator();

@@ -185,14 +185,6 @@ class Communicator {
   virtual WorkPtr launch(const Collective& c) = 0;
 };
 
-// For the few small control-path collectives that hand host memory (checkpoint agreement,
-// preemption flags) on a device backend: a communicator with the same ranks and sequence as
-// `inner` whose buffers are host memory, copied to device memory and back around each collective
-// (synchronously: every Work it returns is complete). The host-staging decorator (staging.h)
-// around inner's launch. nullptr when inner already takes host memory
-// (use inner itself). `inner` must outlive it; calls on the two interleave in one order.
-std::unique_ptr<Communicator> makeHostView(Communicator& inner);
-
 // A world of one: every collective is the identity (kAvg divides by 1). Always available.
 std::unique_ptr<Communicator> makeLocalCommunicator();
 
@@ -203,6 +195,22 @@ std::unique_ptr<Communicator> makeLocalCommunicator();
 // Also makes the rank's CUDA device (selectCudaDevice) current when devices are visible and this
 // host runs several ranks or L2FACE_GPU is set.
 std::unique_ptr<Communicator> makeCommunicator(const CommOptions& options, const RunContext& ctx);
+
+// A job's two planes over the same ranks. `data` carries the tensors (gradients, classifier
+// blocks; device memory on nccl). `control` carries the small host-memory agreements (stop flags,
+// loss sums, checkpoint votes, resume choice, barriers) on a host channel of its own, so that no
+// agreement touches the device: local for local; for mpi a second MPI communicator (its own
+// sequence numbers and watchdog; the data one itself when MPI lacks MPI_THREAD_MULTIPLE); for
+// nccl an MPI communicator when an MpiSession is active, else a communicator over the TCP store
+// the NCCL bootstrap uses (backend "store"). Destroy control before data (member order does it).
+struct CommPlanes {
+  std::unique_ptr<Communicator> data;
+  std::unique_ptr<Communicator> control;
+};
+
+// makeCommunicator's backend as the data plane, and its control plane. A collective call on
+// every rank.
+CommPlanes makeCommPlanes(const CommOptions& options, const RunContext& ctx);
 
 // The backend makeCommunicator would build for ctx, without building it: options.backend, or the
 // auto rules (options.h). Throws CommError when auto finds none. Not collective.

@@ -13,10 +13,18 @@
 namespace l2face::comm {
 
 class BufferMemory;
+class IntervalClock;
 
 struct GradSyncOptions {
   size_t bucket_cap_bytes = size_t{25} << 20;
   size_t first_bucket_bytes = size_t{1} << 20;
+  // Buckets in CUDA memory (the current device) also on a host backend: for gradients on a GPU,
+  // kept as bucket views, which the backend's staging decorator (mpi) then moves bucket by bucket.
+  bool device_buckets = false;
+  // Internal (comm/internal headers; tests): the buckets' memory and the clock of the exposed
+  // time. Null: chosen by the communicator's memory kind and device_buckets.
+  std::shared_ptr<BufferMemory> bucket_memory;
+  std::shared_ptr<IntervalClock> exposed_clock;
 };
 GradSyncOptions gradSyncOptions(const CommOptions& options);
 
@@ -25,7 +33,10 @@ struct GradSyncStats {
   uint64_t steps = 0;  // finish() calls that synchronised
   uint64_t buckets_launched = 0;
   uint64_t bytes_reduced = 0;  // gradient bytes all-reduced
-  double exposed_seconds = 0;  // host time finish() waited for communication (not overlapped)
+  // Communication not hidden behind the backward pass: the time finish() waited for the buckets,
+  // on the host for host backends, on the compute stream (CUDA events, read once they complete:
+  // up to a step late, never a host sync) for CUDA backends.
+  double exposed_seconds = 0;
   double last_exposed_seconds = 0;
   // Bucket all-reduces: how many were timed, and the durations of the latest of them (at most
   // kRecentAllReduces, oldest first): the backend's own time when it measures it (mpi), else from
@@ -53,7 +64,8 @@ struct GradSyncStats {
 //     micro-step.
 //
 // Memory follows the communicator: host pointers for kHost, device pointers for kCuda (copies are
-// then ordered on the communicator's compute stream and finish() does not block the host).
+// then ordered on the communicator's compute stream and finish() does not block the host), and
+// device pointers on a host backend with device_buckets (whose staging moves whole buckets).
 //
 // Thread-safety: markReady may be called from several threads at once (autograd hooks); finish,
 // setSyncEnabled and stats belong to the owner thread and must not overlap markReady calls of the
@@ -105,17 +117,19 @@ class GradSync {
   void checkLayoutAcrossRanks();
   void launchReadyBuckets();  // holds mutex_
   void resetStep();
-  void waitBuckets();  // records each bucket's all-reduce time
+  void waitBuckets();          // records each bucket's all-reduce time
+  void recordExposed() const;  // completed intervals of clock_ into stats_; holds mutex_
 
   Communicator& comm_;
   GradSyncOptions options_;
   std::vector<Param> params_;
   std::vector<Bucket> buckets_;
-  std::unique_ptr<BufferMemory> memory_;
+  std::shared_ptr<BufferMemory> memory_;
+  std::shared_ptr<IntervalClock> clock_;
   bool sync_enabled_ = true;
   size_t next_launch_ = 0;
   mutable std::mutex mutex_;
-  GradSyncStats stats_;
+  mutable GradSyncStats stats_;
 };
 
 }  // namespace l2face::comm

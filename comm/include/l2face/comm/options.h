@@ -6,12 +6,18 @@
 namespace l2face::comm {
 
 enum class Backend { kAuto, kLocal, kMpi, kNccl };
+// Where the job's tensors (gradients, classifier blocks) live: what auto's choice follows.
+enum class TensorDevice { kUnspecified, kCpu, kCuda };
 
 // Plain value, filled by launch from the configuration.
 struct CommOptions {
-  // auto: local for a world of one; nccl for a larger world when built with NCCL and a CUDA device
-  // is visible; else mpi when launched under mpirun/srun.
+  // auto: local for a world of one; for a larger world nccl when built with NCCL, a CUDA device is
+  // visible and the tensors are on CUDA (tensors kCuda, or kUnspecified); else mpi when launched
+  // under mpirun/srun. A run on the CPU (tensors kCpu) never gets nccl, GPUs or not.
   Backend backend = Backend::kAuto;
+  // Not a configuration key: set by whoever knows where the tensors live (the trainer's caller
+  // from run.device). kUnspecified (tools, benches) follows the visible devices.
+  TensorDevice tensors = TensorDevice::kUnspecified;
   // A collective not complete after this long ends the job (see docs/communication.md).
   double timeout_seconds = 600;
   double bucket_cap_mb = 25;   // gradient bucket size cap, MiB (PyTorch DDP's default)

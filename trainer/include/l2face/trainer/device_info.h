@@ -3,6 +3,8 @@
 
 #include <string>
 
+#include "l2face/comm/options.h"
+
 namespace l2face::trainer {
 
 // Plain value.
@@ -17,5 +19,11 @@ struct TorchDeviceInfo {
 
 // Never throws: a failed query leaves its field empty or zero. Thread-safety: thread-safe.
 TorchDeviceInfo torchDeviceInfo();
+
+// Where a run with this run.device (auto | cpu | cuda) keeps its tensors: what comm.backend auto
+// follows (CommOptions::tensors). auto is resolved with `auto_resolves_to` ("cuda" or "cpu",
+// TorchDeviceInfo::run_device_auto). Anything else is kUnspecified (the trainer rejects it).
+comm::TensorDevice tensorDeviceOf(const std::string& run_device,
+                                  const std::string& auto_resolves_to);
 
 }  // namespace l2face::trainer

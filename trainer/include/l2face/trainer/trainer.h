@@ -95,6 +95,14 @@ struct TrainSummary {
 // next logging boundary, so the abort can lag by up to monitoring.log_every steps. BatchNorm
 // running statistics are updated in the forward pass and are not protected by the skip; a
 // checkpoint is refused (TrainError) when any parameter or buffer is non-finite.
+//
+// `data` carries the tensors (gradients, classifier blocks); `control` (host memory, the same
+// ranks: comm::makeCommPlanes) carries every agreement (resume choice, stop flag, window sums,
+// checkpoint votes), so that nothing but tensors reaches a device backend.
+TrainSummary train(const TrainerOptions& options, comm::Communicator& data,
+                   comm::Communicator& control, const comm::RunContext& ctx);
+// A host-memory communicator (local, mpi) as both planes; std::invalid_argument for a device
+// backend, which needs a control plane of its own.
 TrainSummary train(const TrainerOptions& options, comm::Communicator& comm,
                    const comm::RunContext& ctx);
 

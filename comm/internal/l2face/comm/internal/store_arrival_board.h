@@ -33,7 +33,7 @@ class StoreArrivalBoard final : public ArrivalBoard {
   std::condition_variable cv_;
   uint64_t latest_ = 0;
   int latest_op_ = 0;
-  uint64_t published_ = 0;
+  bool dirty_ = false;  // an arrival not yet published (the arrival at init has sequence 0)
   bool stop_ = false;
   std::thread thread_;
 };

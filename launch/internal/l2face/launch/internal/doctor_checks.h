@@ -20,6 +20,7 @@ struct DoctorOptions {
   std::string bind = "127.0.0.1";
   double min_free_gb = 10;       // warn below this much free space in the run directory
   std::string backend = "auto";  // comm.backend to resolve
+  std::string device = "auto";   // run.device: auto's backend follows where the tensors live
   int threads = 0;               // run.threads (0 = cores / local ranks)
 };
 

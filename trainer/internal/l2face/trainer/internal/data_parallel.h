@@ -1,7 +1,8 @@
 // DataParallel: keeps replicas identical — rank 0's state broadcast at start, gradients averaged
-// by comm::GradSync while backward runs (post-accumulate-grad hooks, DDP's bucket order). On the
-// host path the parameters' gradients are views into GradSync's buckets (DDP's
-// gradient_as_bucket_view): backward accumulates into the buckets and nothing is copied.
+// by comm::GradSync while backward runs (post-accumulate-grad hooks, DDP's bucket order). The
+// parameters' gradients are views into GradSync's buckets (DDP's gradient_as_bucket_view): host
+// buckets for CPU parameters, device buckets for CUDA ones (on a host backend too); backward
+// accumulates into the buckets and nothing is copied per parameter.
 #pragma once
 
 #include <torch/torch.h>
@@ -19,7 +20,7 @@ class DataParallel {
  public:
   // params: every trainable float32 tensor, in the same order on every rank (a collective).
   DataParallel(comm::Communicator& comm, std::vector<torch::Tensor> params,
-               const comm::GradSyncOptions& options);
+               comm::GradSyncOptions options);
   ~DataParallel();
 
   // Copies rank 0's parameters and buffers to every rank (call once before training).
@@ -28,8 +29,8 @@ class DataParallel {
   // (again) its view, zero-filled, also after something set it to none or replaced it; without
   // views .grad is left undefined (autograd allocates it). Call at the start of each step.
   void zeroGrad();
-  // True when the gradients are bucket views: every parameter on the CPU, a host backend (the
-  // CUDA path copies gradients into the buckets and back, as GradSync::markReady/finish do).
+  // True when the gradients are bucket views: every parameter dense, all on the CPU with a host
+  // backend or all on CUDA (else GradSync copies gradients into the buckets and back).
   bool gradientsAreBucketViews() const { return !views_.empty(); }
   // false during gradient-accumulation micro-steps: hooks do nothing, gradients keep accumulating.
   void setSync(bool enabled) { sync_->setSyncEnabled(enabled); }
