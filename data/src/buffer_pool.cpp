@@ -52,8 +52,8 @@ void BufferPool::Recycler::operator()(uint8_t*) {
 std::shared_ptr<uint8_t> BufferPool::allocate() {
   std::shared_ptr<uint8_t> raw = allocator_ ? allocator_(bytes_) : defaultAllocate(bytes_);
   if (!raw) {
-    throw DataError("loader: the batch allocator returned no memory for " +
-                    std::to_string(bytes_) + " bytes (pinned memory exhausted?)");
+    throw DataError("loader: the batch allocator returned no memory for " + std::to_string(bytes_) +
+                    " bytes (pinned memory exhausted?)");
   }
   ++allocations_;
   return raw;
@@ -79,9 +79,8 @@ std::shared_ptr<uint8_t> BufferPool::takeReadyLocked() {
 std::shared_ptr<uint8_t> BufferPool::acquire(std::shared_ptr<FenceSlot> slot,
                                              const std::atomic<bool>& stop) {
   using Clock = std::chrono::steady_clock;
-  const auto deadline =
-      Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                         std::chrono::duration<double>(fence_timeout_seconds_));
+  const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                           std::chrono::duration<double>(fence_timeout_seconds_));
   for (;;) {
     std::shared_ptr<ReuseFence> oldest;
     {

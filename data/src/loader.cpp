@@ -2,8 +2,6 @@
 // buffers, augmentation, bad-sample repair and the bad-fraction limit.
 #include "l2face/data/loader.h"
 
-#include "buffer_pool.h"
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -13,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "buffer_pool.h"
 #include "l2face/data/errors.h"
 #include "l2face/data/image_ops.h"
 #include "l2face/data/jpeg.h"
@@ -23,7 +22,9 @@ namespace {
 constexpr size_t kLoggedBadSamples = 5;
 constexpr size_t kBufferAlignment = 64;
 
-size_t alignUp(size_t n) { return (n + kBufferAlignment - 1) / kBufferAlignment * kBufferAlignment; }
+size_t alignUp(size_t n) {
+  return (n + kBufferAlignment - 1) / kBufferAlignment * kBufferAlignment;
+}
 
 int resolveWorkers(int requested) {
   if (requested > 0) return requested;
@@ -70,9 +71,9 @@ Loader::Loader(std::shared_ptr<const Dataset> dataset, const Sampler& sampler,
   const auto batch = static_cast<size_t>(sampler_.localBatch());
   const size_t pixel_bytes = static_cast<size_t>(opt_.image_size) * opt_.image_size * 3 * batch;
   label_offset_ = alignUp(pixel_bytes);
-  pool_ = std::make_shared<BufferPool>(label_offset_ + batch * sizeof(int64_t),
-                                       std::move(allocator), static_cast<size_t>(window_) + 2,
-                                       fence_timeout_seconds);
+  pool_ =
+      std::make_shared<BufferPool>(label_offset_ + batch * sizeof(int64_t), std::move(allocator),
+                                   static_cast<size_t>(window_) + 2, fence_timeout_seconds);
   threads_.reserve(num_workers_);
   try {
     for (int w = 0; w < num_workers_; ++w) threads_.emplace_back([this, w] { workerLoop(w); });

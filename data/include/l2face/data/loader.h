@@ -42,8 +42,7 @@ class HostBuffer {
   using const_iterator = const T*;
 
   HostBuffer() = default;
-  HostBuffer(std::shared_ptr<T> storage, size_t size)
-      : storage_(std::move(storage)), size_(size) {}
+  HostBuffer(std::shared_ptr<T> storage, size_t size) : storage_(std::move(storage)), size_(size) {}
   // n value-initialised values on the heap (batches built outside a loader).
   static HostBuffer zeros(size_t n) {
     return HostBuffer(std::shared_ptr<T>(new T[n](), std::default_delete<T[]>()), n);
@@ -81,10 +80,11 @@ bool operator!=(const HostBuffer<T>& a, const HostBuffer<T>& b) {
 using PixelBuffer = HostBuffer<uint8_t>;
 using LabelBuffer = HostBuffer<int64_t>;
 
-// Returns `bytes` bytes of writable memory, 64-byte aligned, that stays valid until the returned
-// pointer's last copy is destroyed (its deleter frees it), or nullptr on failure. Called from
-// loader worker threads: must be thread-safe. The loader recycles buffers, so this is called
-// about window + (batches the consumer holds) times per loader, not once per batch.
+// Returns `bytes` bytes of writable memory, aligned for int64_t at least (the labels follow the
+// pixels at a 64-byte offset), that stays valid until the returned pointer's last copy is
+// destroyed (its deleter frees it), or nullptr on failure. Called from loader worker threads:
+// must be thread-safe. The loader recycles buffers, so this is called about window + (batches
+// the consumer holds) times per loader, not once per batch.
 using BatchAllocator = std::function<std::shared_ptr<uint8_t>(size_t bytes)>;
 
 // "The memory may be overwritten now": fired by whoever last reads a batch's memory
