@@ -171,11 +171,18 @@ std::pair<std::shared_ptr<Batch>, double> untilBlocked(Loader& loader, Fences& f
   return {nullptr, 0.0};
 }
 
-TEST(Unit, LoaderFailsClearlyWhenEveryBlockAwaitsAFenceTooLong) {
+// One worker, window 1: the pool keeps 3 blocks.
+std::unique_ptr<Loader> windowOneLoader(double fence_timeout_seconds) {
   auto ds = std::make_shared<MemoryDataset>(32, 4);
   const Sampler sampler(32, 4, 3, 0, 1);
+  return std::make_unique<Loader>(ds, sampler, opts(1, 1), 3, Cursor{}, true, nullptr,
+                                  fence_timeout_seconds);
+}
+
+TEST(Unit, LoaderFailsClearlyWhenEveryBlockAwaitsAFenceTooLong) {
   Fences fences;
-  Loader loader(ds, sampler, opts(1, 1), 3, {}, true, nullptr, /*fence_timeout_seconds=*/0.3);
+  const auto owned = windowOneLoader(0.3);
+  Loader& loader = *owned;
   const auto t0 = Clock::now();
   try {
     untilBlocked(loader, fences);
@@ -192,10 +199,9 @@ TEST(Unit, LoaderFailsClearlyWhenEveryBlockAwaitsAFenceTooLong) {
 }
 
 TEST(Unit, LoaderWaitingForAFenceResumesWhenItFires) {
-  auto ds = std::make_shared<MemoryDataset>(32, 4);
-  const Sampler sampler(32, 4, 3, 0, 1);
   Fences fences;
-  Loader loader(ds, sampler, opts(1, 1), 3, {}, true, nullptr, /*fence_timeout_seconds=*/30);
+  const auto owned = windowOneLoader(30);
+  Loader& loader = *owned;
   std::thread firer([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(400));
     fences.fireAll();
@@ -209,10 +215,9 @@ TEST(Unit, LoaderWaitingForAFenceResumesWhenItFires) {
 }
 
 TEST(Unit, LoaderWaitingForAFenceStopsPromptly) {
-  auto ds = std::make_shared<MemoryDataset>(32, 4);
-  const Sampler sampler(32, 4, 3, 0, 1);
   Fences fences;
-  Loader loader(ds, sampler, opts(1, 1), 3, {}, true, nullptr, /*fence_timeout_seconds=*/30);
+  const auto owned = windowOneLoader(30);
+  Loader& loader = *owned;
   std::thread stopper([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(400));
     loader.stop();
