@@ -25,6 +25,7 @@
 #include "l2face/data/loader.h"
 #include "l2face/data/sampler.h"
 #include "l2face/trainer/internal/backbone.h"
+#include "l2face/trainer/internal/batch_transfer.h"
 #include "l2face/trainer/internal/head.h"
 #include "l2face/trainer/internal/input.h"
 #include "l2face/trainer/internal/optimizer.h"
@@ -50,11 +51,18 @@ const char* kUsage =
     "With --corpus: the Loader over that ImageFolder/RecordIO (flip, workers) feeds the step.\n"
     "Times --steps steps after --warmup steps; prints one JSON line.\n";
 
+// n bytes from `alloc` (pinned on CUDA, as the loader's), or from the heap without one.
+std::shared_ptr<uint8_t> hostBytes(const data::BatchAllocator& alloc, size_t n) {
+  if (alloc) return alloc(n);
+  return std::shared_ptr<uint8_t>(new uint8_t[n], std::default_delete<uint8_t[]>());
+}
+
 // Byte i of batch b: the top byte of (i + b·n)·φ64 (wrapping), as the reference computes it.
-std::shared_ptr<data::Batch> syntheticBatch(int b, int batch, int side, int64_t classes) {
+std::shared_ptr<data::Batch> syntheticBatch(int b, int batch, int side, int64_t classes,
+                                            const data::BatchAllocator& alloc) {
   auto out = std::make_shared<data::Batch>();
   const size_t n = static_cast<size_t>(batch) * side * side * 3;
-  std::shared_ptr<uint8_t> storage(new uint8_t[n], std::default_delete<uint8_t[]>());
+  std::shared_ptr<uint8_t> storage = hostBytes(alloc, n);
   for (size_t i = 0; i < n; ++i) {
     const uint64_t k =
         (static_cast<uint64_t>(i) + static_cast<uint64_t>(b) * n) * 0x9E3779B97F4A7C15ULL;
@@ -63,7 +71,10 @@ std::shared_ptr<data::Batch> syntheticBatch(int b, int batch, int side, int64_t 
   out->pixels = data::PixelBuffer(storage, n);
   out->batch_size = batch;
   out->height = out->width = side;
-  for (int j = 0; j < batch; ++j) out->labels.push_back((int64_t{j} * 7919 + b * 13) % classes);
+  std::shared_ptr<uint8_t> label_bytes = hostBytes(alloc, sizeof(int64_t) * batch);
+  out->labels = data::LabelBuffer(
+      std::shared_ptr<int64_t>(label_bytes, reinterpret_cast<int64_t*>(label_bytes.get())), batch);
+  for (int j = 0; j < batch; ++j) out->labels[j] = (int64_t{j} * 7919 + b * 13) % classes;
   return out;
 }
 
@@ -160,10 +171,13 @@ int main(int argc, char** argv) {
       d.flip_p = num("--flip", 0.5);
       data::Sampler sampler(dataset->size(), batch, /*seed=*/1, /*rank=*/0, /*world=*/1);
       loader = std::make_unique<data::Loader>(dataset, sampler, d, /*seed=*/1, data::Cursor{},
-                                              /*train=*/true);
+                                              /*train=*/true, trainer::batchAllocator(device));
     } else {
       const int n = std::max(1, static_cast<int>(num("--batches", 4)));
-      for (int b = 0; b < n; ++b) batches.push_back(syntheticBatch(b, batch, side, classes));
+      const data::BatchAllocator pinned = trainer::batchAllocator(device);
+      for (int b = 0; b < n; ++b) {
+        batches.push_back(syntheticBatch(b, batch, side, classes, pinned));
+      }
     }
 
     auto sync = [&] {

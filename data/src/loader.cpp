@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "buffer_pool.h"
 #include "l2face/data/errors.h"
 #include "l2face/data/image_ops.h"
 #include "l2face/data/jpeg.h"
@@ -21,71 +22,16 @@ namespace {
 constexpr size_t kLoggedBadSamples = 5;
 constexpr size_t kBufferAlignment = 64;
 
+size_t alignUp(size_t n) {
+  return (n + kBufferAlignment - 1) / kBufferAlignment * kBufferAlignment;
+}
+
 int resolveWorkers(int requested) {
   if (requested > 0) return requested;
   return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
 }
 
-std::shared_ptr<uint8_t> defaultAllocate(size_t bytes) {
-  auto* p = static_cast<uint8_t*>(::operator new(bytes, std::align_val_t(kBufferAlignment)));
-  return std::shared_ptr<uint8_t>(
-      p, [](uint8_t* q) { ::operator delete(q, std::align_val_t(kBufferAlignment)); });
-}
-
 }  // namespace
-
-bool operator==(const PixelBuffer& a, const PixelBuffer& b) {
-  return a.size() == b.size() && (a.size() == 0 || std::memcmp(a.data(), b.data(), a.size()) == 0);
-}
-
-// Buffers of one size, handed out wrapped in a shared_ptr whose deleter gives the underlying
-// buffer back (when the pool still exists; otherwise it is freed). All methods thread-safe.
-class BufferPool : public std::enable_shared_from_this<BufferPool> {
- public:
-  BufferPool(size_t bytes, BatchAllocator allocator, size_t keep)
-      : bytes_(bytes), allocator_(std::move(allocator)), keep_(keep) {}
-
-  std::shared_ptr<uint8_t> acquire() {
-    std::shared_ptr<uint8_t> raw;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (!free_.empty()) {
-        raw = std::move(free_.back());
-        free_.pop_back();
-      }
-    }
-    if (!raw) {
-      raw = allocator_ ? allocator_(bytes_) : defaultAllocate(bytes_);
-      if (!raw) {
-        throw DataError("loader: the batch allocator returned no memory for " +
-                        std::to_string(bytes_) + " bytes (pinned memory exhausted?)");
-      }
-    }
-    uint8_t* p = raw.get();
-    return std::shared_ptr<uint8_t>(p, Recycler{weak_from_this(), std::move(raw)});
-  }
-
- private:
-  struct Recycler {
-    std::weak_ptr<BufferPool> pool;
-    std::shared_ptr<uint8_t> raw;
-    void operator()(uint8_t*) {
-      if (auto p = pool.lock()) p->release(std::move(raw));
-      raw.reset();
-    }
-  };
-
-  void release(std::shared_ptr<uint8_t> raw) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (free_.size() < keep_) free_.push_back(std::move(raw));
-  }
-
-  const size_t bytes_;
-  const BatchAllocator allocator_;
-  const size_t keep_;
-  std::mutex mutex_;
-  std::vector<std::shared_ptr<uint8_t>> free_;
-};
 
 // Per-worker scratch: one decoder and reusable buffers, so the steady state allocates nothing.
 struct WorkerState {
@@ -98,7 +44,7 @@ struct WorkerState {
 
 Loader::Loader(std::shared_ptr<const Dataset> dataset, const Sampler& sampler,
                const DataOptions& opt, uint64_t seed, Cursor start, bool train,
-               BatchAllocator allocator)
+               BatchAllocator allocator, double fence_timeout_seconds)
     : dataset_(std::move(dataset)),
       sampler_(sampler),
       opt_(opt),
@@ -121,10 +67,13 @@ Loader::Loader(std::shared_ptr<const Dataset> dataset, const Sampler& sampler,
   }
   num_workers_ = resolveWorkers(opt_.workers);
   window_ = std::max<int64_t>({1, opt_.prefetch, num_workers_});
-  const size_t batch_bytes = static_cast<size_t>(opt_.image_size) * opt_.image_size * 3 *
-                             static_cast<size_t>(sampler_.localBatch());
-  pool_ = std::make_shared<BufferPool>(batch_bytes, std::move(allocator),
-                                       static_cast<size_t>(window_) + 2);
+  // One block per batch: the pixels, then (64-byte aligned) the labels.
+  const auto batch = static_cast<size_t>(sampler_.localBatch());
+  const size_t pixel_bytes = static_cast<size_t>(opt_.image_size) * opt_.image_size * 3 * batch;
+  label_offset_ = alignUp(pixel_bytes);
+  pool_ =
+      std::make_shared<BufferPool>(label_offset_ + batch * sizeof(int64_t), std::move(allocator),
+                                   static_cast<size_t>(window_) + 2, fence_timeout_seconds);
   threads_.reserve(num_workers_);
   try {
     for (int w = 0; w < num_workers_; ++w) threads_.emplace_back([this, w] { workerLoop(w); });
@@ -233,8 +182,13 @@ std::shared_ptr<Batch> Loader::buildBatch(int64_t ordinal, WorkerState& state) {
   batch->batch_size = static_cast<int>(sampler_.localBatch());
   batch->height = batch->width = opt_.image_size;
   const size_t image_bytes = static_cast<size_t>(opt_.image_size) * opt_.image_size * 3;
-  batch->pixels = PixelBuffer(pool_->acquire(), image_bytes * batch->batch_size);
-  batch->labels.resize(batch->batch_size);
+  batch->reuse = std::make_shared<FenceSlot>();
+  std::shared_ptr<uint8_t> block = pool_->acquire(batch->reuse, stop_);
+  if (!block) return nullptr;  // stopped while waiting for a fence
+  batch->labels = LabelBuffer(
+      std::shared_ptr<int64_t>(block, reinterpret_cast<int64_t*>(block.get() + label_offset_)),
+      batch->batch_size);
+  batch->pixels = PixelBuffer(std::move(block), image_bytes * batch->batch_size);
   batch->indices = sampler_.rankIndices(pos.epoch, pos.step);
   for (int j = 0; j < batch->batch_size; ++j) {
     if (stop_) return nullptr;  // prompt shutdown even in the middle of a large batch

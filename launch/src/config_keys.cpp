@@ -157,6 +157,9 @@ std::vector<KeySpec> buildTable() {
             "Backbone arithmetic; auto = bf16 autocast on CUDA, fp32 on CPU (head and loss: fp32)"),
       enumField("run", "channels_last", R, &RunOptions::channels_last,
                 "Memory format of the backbone's input and convolution weights"),
+      enumField("run", "cuda_sync_debug", R, &RunOptions::cuda_sync_debug,
+                "CUDA only: torch's sync-debug mode around each training step (batch to "
+                "optimizer step); no effect on the CPU"),
 
       field("data", "train", D, &DataOptions::train, any,
             "Training set: ImageFolder root, a directory with train.rec/train.idx, .rec file(s) "

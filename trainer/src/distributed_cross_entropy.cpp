@@ -8,24 +8,39 @@
 namespace l2face::trainer {
 namespace {
 
+// Per sample of the global batch (n), whether or not this rank owns its target: masks instead of
+// index lists, so that no size depends on the labels and nothing is read by the host.
 struct Targets {
-  torch::Tensor cols;   // sample columns whose target this rank owns
-  torch::Tensor flat;   // their flat positions in the logits
-  torch::Tensor score;  // their scores
-  torch::Tensor logit;  // their logits (the margin applied)
-  torch::Tensor slope;  // ∂logit/∂score (margin only)
+  torch::Tensor owned;  // n bool: this rank holds the sample's target row
+  torch::Tensor flat;   // n: flat position of the target in the logits (row 0 where not owned)
+  torch::Tensor score;  // n: the score there
+  torch::Tensor logit;  // n: the logit there (the margin applied where owned)
+  torch::Tensor slope;  // n: ∂logit/∂score where owned, 1 elsewhere (margin only)
 };
 
-// The margin at the owned targets: the logit and its slope by autograd, written into the logits.
+Targets findTargets(const torch::Tensor& logits, const torch::Tensor& target_row) {
+  const int64_t n = logits.size(1);
+  Targets t;
+  t.owned = target_row.ge(0);
+  // Distinct positions (one per column), so that writing them back never collides.
+  t.flat = target_row.clamp_min(0) * n + torch::arange(n, target_row.options());
+  t.score = logits.view({-1}).index_select(0, t.flat);
+  return t;
+}
+
+// The margin at the owned targets: the logit and its slope by autograd, written into the logits
+// (the other positions get their own value back).
 void applyMargin(torch::Tensor& logits, Targets& t, const MarginFn& margin) {
   t.logit = t.score;
   if (!margin) return;
   torch::AutoGradMode grad_on(true);
   torch::Tensor c = t.score.detach().requires_grad_(true);
   torch::Tensor out = margin(c);
-  t.slope = c.numel() > 0 ? torch::autograd::grad({out}, {c}, {torch::ones_like(out)})[0].detach()
-                          : torch::empty_like(c);
-  t.logit = out.detach();
+  const torch::Tensor slope =
+      c.numel() > 0 ? torch::autograd::grad({out}, {c}, {torch::ones_like(out)})[0].detach()
+                    : torch::empty_like(c);
+  t.slope = torch::where(t.owned, slope, torch::ones_like(slope));
+  t.logit = torch::where(t.owned, out.detach(), t.score);
   logits.view({-1}).index_copy_(0, t.flat, t.logit);
 }
 
@@ -52,8 +67,8 @@ torch::Tensor globalSums(torch::Tensor& logits, const Targets& t, const torch::T
   if (logits.size(0) > 0) {
     logits.sub_(max_logit.unsqueeze(0)).exp_();
     sums[0] = logits.sum(0);
-    sums[1].index_copy_(0, t.cols, t.logit);
-    sums[2].index_copy_(0, t.cols, t.score);
+    sums[1].copy_(torch::where(t.owned, t.logit, torch::zeros_like(t.logit)));
+    sums[2].copy_(torch::where(t.owned, t.score, torch::zeros_like(t.score)));
   }
   allReduceTensor(comm, sums, comm::ReduceOp::kSum);
   return sums;
@@ -66,10 +81,7 @@ CrossEntropyResult distributedCrossEntropy(torch::Tensor& logits, const torch::T
                                            double grad_scale) {
   torch::NoGradGuard no_grad;
   const int64_t k = logits.size(0), n = logits.size(1);
-  Targets t;
-  t.cols = target_row.ge(0).nonzero().squeeze(1);
-  t.flat = target_row.index_select(0, t.cols) * n + t.cols;
-  t.score = logits.view({-1}).index_select(0, t.flat);
+  Targets t = k > 0 ? findTargets(logits, target_row) : Targets{};
   const torch::Tensor maxima = globalMaxima(logits, t, margin, comm);
   const torch::Tensor sums = globalSums(logits, t, maxima[0], comm);
   CrossEntropyResult out;
@@ -80,7 +92,7 @@ CrossEntropyResult distributedCrossEntropy(torch::Tensor& logits, const torch::T
   out.margin_slope = t.slope;
   if (k > 0) {  // (softmax − onehot)·grad_scale/n, in place
     logits.div_(sums[0].unsqueeze(0));
-    logits.view({-1}).index_add_(0, t.flat, torch::full({t.flat.numel()}, -1.0, logits.options()));
+    logits.view({-1}).index_add_(0, t.flat, t.owned.to(logits.scalar_type()).neg());  // −0: no-op
     logits.mul_(grad_scale / static_cast<double>(n));
   }
   return out;

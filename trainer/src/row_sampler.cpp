@@ -7,6 +7,8 @@
 #include <cmath>
 
 #include "l2face/data/seed_mix.h"
+#include "l2face/trainer/internal/batch_transfer.h"
+#include "l2face/trainer/internal/sync_debug.h"
 
 namespace l2face::trainer {
 
@@ -19,11 +21,17 @@ int64_t RowSampler::maxRows(int64_t global_batch) const {
   return std::min(n, std::max(wanted, std::min(global_batch, n)));
 }
 
-torch::Tensor RowSampler::sample(const torch::Tensor& global_labels, int64_t call_index,
-                                 torch::Device device) const {
+torch::Tensor RowSampler::sampleOnHost(const torch::Tensor& global_labels,
+                                       int64_t call_index) const {
   using data::mix64;
   const int64_t n = range_.size();
-  torch::Tensor y = global_labels.to(torch::kCPU);
+  torch::Tensor y;
+  {
+    // How many rows to keep depends on the labels: the sampled classifier's one host
+    // synchronisation per micro-batch (docs/performance.md).
+    const AllowHostSync deliberate;
+    y = global_labels.to(torch::kCPU);
+  }
   torch::Tensor mine =
       y.masked_select(y.ge(range_.begin).logical_and(y.lt(range_.end))) - range_.begin;
   const auto wanted = std::min<int64_t>(n, static_cast<int64_t>(std::ceil(rate_ * n)));
@@ -35,7 +43,12 @@ torch::Tensor RowSampler::sample(const torch::Tensor& global_labels, int64_t cal
   if (mine.numel() > 0) score.index_fill_(0, mine, 2.0f);  // positives first: rand < 1 < 2
   const int64_t positives = mine.numel() > 0 ? std::get<0>(at::_unique(mine)).numel() : 0;
   const int64_t k = std::max(wanted, positives);
-  return std::get<0>(std::get<1>(score.topk(k)).sort()).to(device);
+  return std::get<0>(std::get<1>(score.topk(k)).sort());
+}
+
+torch::Tensor RowSampler::sample(const torch::Tensor& global_labels, int64_t call_index,
+                                 torch::Device device) const {
+  return hostToDevice(sampleOnHost(global_labels, call_index), device);
 }
 
 }  // namespace l2face::trainer

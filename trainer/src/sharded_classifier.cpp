@@ -6,6 +6,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "l2face/trainer/internal/batch_transfer.h"
 #include "l2face/trainer/internal/margin.h"
 #include "l2face/trainer/internal/tensor_comm.h"
 
@@ -104,7 +105,7 @@ ShardedClassifier::ShardedClassifier(const HeadSpec& head, const OptimOptions& o
   }
   if (cls.sample_rate < 1) {
     sampler_.emplace(range_, cls.sample_rate, seed, comm.rank());
-    touched_ = torch::zeros({range_.size()}, opts.dtype(torch::kBool));
+    touched_ = torch::zeros({range_.size()}, torch::TensorOptions().dtype(torch::kBool));
   }
 }
 
@@ -119,14 +120,16 @@ ShardedClassifier::Selection ShardedClassifier::selectRows(const torch::Tensor& 
     last_rows_ = torch::arange(range_.begin, range_.end, y.options());
     return sel;
   }
-  sel.rows = sampler_->sample(y, call_index, device_);
+  const torch::Tensor rows_host = sampler_->sampleOnHost(y, call_index);
+  sel.rows = hostToDevice(rows_host, device_);
   sel.w = weight_.index_select(0, sel.rows);
   if (spec_.bias) sel.bias = bias_.index_select(0, sel.rows);
   torch::Tensor position = torch::full({range_.size()}, -1, y.options());
   position.index_put_({sel.rows}, torch::arange(sel.rows.numel(), y.options()));
   sel.target_row = torch::where(
       in_shard, position.index_select(0, (y - range_.begin).clamp(0, range_.size() - 1)), -1);
-  touched_.index_fill_(0, sel.rows, true);
+  touched_.index_fill_(0, rows_host, true);  // on the host: no device read to list them
+  touched_rows_ = torch::Tensor();
   last_rows_ = sel.rows + range_.begin;
   return sel;
 }
@@ -241,7 +244,11 @@ void ShardedClassifier::backwardNormalised(const Selection& sel, const torch::Te
 }
 
 torch::Tensor ShardedClassifier::touchedRows() const {
-  return touched_.defined() ? touched_.nonzero().squeeze(1) : torch::Tensor();
+  if (!touched_.defined()) return torch::Tensor();
+  if (!touched_rows_.defined()) {
+    touched_rows_ = hostToDevice(touched_.nonzero().squeeze(1), device_);  // a host tensor
+  }
+  return touched_rows_;
 }
 
 void ShardedClassifier::zeroGrad() {
@@ -255,6 +262,7 @@ void ShardedClassifier::zeroGrad() {
   weight_grad_.index_fill_(0, rows, 0);
   if (spec_.bias) bias_grad_.index_fill_(0, rows, 0);
   touched_.zero_();
+  touched_rows_ = torch::Tensor();
 }
 
 torch::Tensor ShardedClassifier::gradSquaredNorm() const {

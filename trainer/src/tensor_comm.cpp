@@ -16,6 +16,13 @@ torch::Tensor commSide(comm::Communicator& comm, const torch::Tensor& t) {
   return c.contiguous();
 }
 
+// A world of one on a host backend: every collective is the identity, so a device tensor need not
+// make a round trip through the host (two host synchronisations). The call is still issued,
+// with no elements, so that the sequence of collectives stays the same.
+bool identityOnDevice(comm::Communicator& comm, const torch::Tensor& t) {
+  return comm.size() == 1 && comm.memoryKind() == comm::MemoryKind::kHost && t.is_cuda();
+}
+
 }  // namespace
 
 comm::DType commDtype(const torch::Tensor& t) {
@@ -37,12 +44,20 @@ comm::DType commDtype(const torch::Tensor& t) {
 }
 
 void allReduceTensor(comm::Communicator& comm, torch::Tensor& t, comm::ReduceOp op) {
+  if (identityOnDevice(comm, t)) {
+    comm.allReduce(nullptr, 0, commDtype(t), op);
+    return;
+  }
   torch::Tensor buf = commSide(comm, t);
   comm.allReduce(buf.data_ptr(), static_cast<size_t>(buf.numel()), commDtype(buf), op);
   if (!buf.is_same(t)) t.copy_(buf);
 }
 
 torch::Tensor allGatherTensor(comm::Communicator& comm, const torch::Tensor& t) {
+  if (identityOnDevice(comm, t)) {
+    comm.allGather(nullptr, nullptr, 0, commDtype(t));
+    return (t.dim() == 0 ? t.reshape({1}) : t).clone(at::MemoryFormat::Contiguous);
+  }
   torch::Tensor send = commSide(comm, t);
   std::vector<int64_t> shape = send.sizes().vec();
   if (shape.empty()) shape.push_back(1);
@@ -59,6 +74,10 @@ torch::Tensor reduceScatterSumTensor(comm::Communicator& comm, const torch::Tens
     throw std::invalid_argument("reduce-scatter: dim 0 (" +
                                 std::to_string(t.dim() ? t.size(0) : 0) + ") does not split into " +
                                 std::to_string(p) + " blocks");
+  }
+  if (identityOnDevice(comm, t)) {
+    comm.reduceScatter(nullptr, nullptr, 0, commDtype(t), comm::ReduceOp::kSum);
+    return t.clone(at::MemoryFormat::Contiguous);
   }
   torch::Tensor send = commSide(comm, t);
   std::vector<int64_t> shape = send.sizes().vec();

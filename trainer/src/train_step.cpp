@@ -6,6 +6,7 @@
 #include <malloc.h>
 #endif
 
+#include "l2face/trainer/internal/batch_transfer.h"
 #include "l2face/trainer/internal/input.h"
 #include "l2face/trainer/internal/precision.h"
 #include "l2face/trainer/internal/sharded_classifier.h"
@@ -15,7 +16,14 @@ namespace l2face::trainer {
 
 TrainStep::TrainStep(TrainModel& m, Optimizer& optimizer, comm::Communicator& comm,
                      DataParallel* dp, const StepConfig& config)
-    : m_(m), optimizer_(optimizer), comm_(comm), dp_(dp), config_(config) {}
+    : m_(m),
+      optimizer_(optimizer),
+      comm_(comm),
+      dp_(dp),
+      config_(config),
+      transfer_(std::make_unique<BatchTransfer>(config.device)) {}
+
+TrainStep::~TrainStep() = default;
 
 void TrainStep::begin(int64_t step) {
   step_ = step;
@@ -29,11 +37,10 @@ void TrainStep::begin(int64_t step) {
 void TrainStep::microBatch(const data::Batch& batch, int micro, bool poisoned) {
   const int accumulate = config_.accumulate;
   if (dp_) dp_->setSync(micro == accumulate - 1);
-  torch::Tensor x = toInput(batch.pixels.data(), batch.batch_size, batch.height, batch.width,
-                            config_.device, config_.channels_last);
-  torch::Tensor y =
-      torch::from_blob(const_cast<int64_t*>(batch.labels.data()), {batch.batch_size}, torch::kLong)
-          .to(config_.device);
+  // On CUDA: pixels and labels copied on a side stream; the batch's memory is fenced until then.
+  const DeviceBatch on_device = (*transfer_)(batch);
+  torch::Tensor x = toInput(on_device.pixels, config_.channels_last);
+  const torch::Tensor& y = on_device.labels;
   torch::Tensor embeddings;
   {
     AutocastGuard autocast(config_.device, config_.bf16);

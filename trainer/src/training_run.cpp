@@ -10,7 +10,9 @@
 
 #include "cuda_stream.h"
 #include "l2face/data/sampler.h"
+#include "l2face/trainer/internal/batch_transfer.h"
 #include "l2face/trainer/internal/schedule.h"
+#include "l2face/trainer/internal/sync_debug.h"
 
 namespace fs = std::filesystem;
 
@@ -78,7 +80,7 @@ void TrainingRun::startLoop() {
   }
   cursor_ = position_.cursor;
   loader_ = std::make_unique<data::Loader>(dataset_, sampler, opt_.data, opt_.run.seed, cursor_,
-                                           /*train=*/true);
+                                           /*train=*/true, batchAllocator(rt_.device));
   dp_ = makeDataParallel(opt_, m_, comm_);
   if (ctx_.isLeader() && opt_.eval.every_steps > 0) {
     eval_ = std::make_unique<PeriodicEval>(opt_.eval, opt_.data.image_size);
@@ -131,12 +133,14 @@ TrainSummary TrainingRun::run() {
   return finishRun(step);
 }
 
-// One optimizer step over accumulate_steps batches. Fault injection (docs/reliability.md): a NaN
+// One optimizer step over accumulate_steps batches, free of host synchronisation on CUDA
+// (docs/performance.md). Fault injection (docs/reliability.md): a NaN
 // loss, or a rank that stops calling collectives (the watchdog of the others ends the job).
 void TrainingRun::trainStep(int64_t step, double lr) {
   const bool poisoned = opt_.faults.has("train.nan_loss", ctx_.rank, step);
   if (opt_.faults.has("train.hang", ctx_.rank, step)) hang(step);
   followCurrentStream(comm_, rt_.device);
+  const SyncDebugScope sync_debug(rt_.device, opt_.run.cuda_sync_debug);  // run.cuda_sync_debug
   step_->begin(step);
   for (int micro = 0; micro < accumulate_; ++micro) {
     const auto wait0 = Clock::now();

@@ -20,6 +20,7 @@ const std::vector<std::pair<std::string, std::string>> kNonDefault = {
     {"run.threads", "3"},
     {"run.precision", "fp32"},
     {"run.channels_last", "false"},
+    {"run.cuda_sync_debug", "error"},
     {"data.train", "/data/faces/train"},
     {"data.batch_size", "32"},
     {"data.workers", "5"},
@@ -140,6 +141,7 @@ TEST(Config, EveryKeyParsesFromYaml) {
   EXPECT_EQ(c.run.threads, 3);
   EXPECT_EQ(c.run.precision, "fp32");
   EXPECT_EQ(c.run.channels_last, trainer::ChannelsLast::kOff);
+  EXPECT_EQ(c.run.cuda_sync_debug, trainer::SyncDebug::kError);
   EXPECT_EQ(c.data.train, "/data/faces/train");
   EXPECT_EQ(c.data.batch_size, 32);
   EXPECT_EQ(c.data.workers, 5);

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <functional>
 #include <map>
@@ -30,46 +31,95 @@ struct Cursor {
   int64_t step = 0;
 };
 
-// Contiguous uint8 memory owned through a shared_ptr, so that it can come from any allocator
-// (e.g. CUDA pinned host memory) and go back to the loader's pool when the last user drops it.
-// Not thread-safe for concurrent writes; sharing read-only is fine.
-class PixelBuffer {
+// Contiguous memory of n values of T owned through a shared_ptr, so that it can come from any
+// allocator (e.g. CUDA pinned host memory) and go back to the loader's pool when the last user
+// drops it. Not thread-safe for concurrent writes; sharing read-only is fine.
+template <typename T>
+class HostBuffer {
  public:
-  PixelBuffer() = default;
-  PixelBuffer(std::shared_ptr<uint8_t> storage, size_t size)
-      : storage_(std::move(storage)), size_(size) {}
+  using value_type = T;
+  using iterator = T*;
+  using const_iterator = const T*;
 
-  uint8_t* data() { return storage_.get(); }
-  const uint8_t* data() const { return storage_.get(); }
+  HostBuffer() = default;
+  HostBuffer(std::shared_ptr<T> storage, size_t size) : storage_(std::move(storage)), size_(size) {}
+  // n value-initialised values on the heap (batches built outside a loader).
+  static HostBuffer zeros(size_t n) {
+    return HostBuffer(std::shared_ptr<T>(new T[n](), std::default_delete<T[]>()), n);
+  }
+
+  T* data() { return storage_.get(); }
+  const T* data() const { return storage_.get(); }
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
-  uint8_t* begin() { return data(); }
-  uint8_t* end() { return data() + size_; }
-  const uint8_t* begin() const { return data(); }
-  const uint8_t* end() const { return data() + size_; }
-  uint8_t& operator[](size_t i) { return data()[i]; }
-  const uint8_t& operator[](size_t i) const { return data()[i]; }
+  T* begin() { return data(); }
+  T* end() { return data() + size_; }
+  const T* begin() const { return data(); }
+  const T* end() const { return data() + size_; }
+  T& operator[](size_t i) { return data()[i]; }
+  const T& operator[](size_t i) const { return data()[i]; }
   // The owning pointer (keep a copy alive while an asynchronous copy reads the memory).
-  const std::shared_ptr<uint8_t>& storage() const { return storage_; }
+  const std::shared_ptr<T>& storage() const { return storage_; }
 
  private:
-  std::shared_ptr<uint8_t> storage_;
+  std::shared_ptr<T> storage_;
   size_t size_ = 0;
 };
 
 // Equal sizes and bytes.
-bool operator==(const PixelBuffer& a, const PixelBuffer& b);
-inline bool operator!=(const PixelBuffer& a, const PixelBuffer& b) { return !(a == b); }
+template <typename T>
+bool operator==(const HostBuffer<T>& a, const HostBuffer<T>& b) {
+  return a.size() == b.size() &&
+         (a.size() == 0 || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
+}
+template <typename T>
+bool operator!=(const HostBuffer<T>& a, const HostBuffer<T>& b) {
+  return !(a == b);
+}
 
-// Returns `bytes` bytes of writable memory that stays valid until the returned pointer's last copy
-// is destroyed (its deleter frees it), or nullptr on failure. Called from loader worker threads:
-// must be thread-safe. The loader recycles buffers, so this is called about window + (batches the
-// consumer holds) times per loader, not once per batch.
+using PixelBuffer = HostBuffer<uint8_t>;
+using LabelBuffer = HostBuffer<int64_t>;
+
+// Returns `bytes` bytes of writable memory, aligned for int64_t at least (the labels follow the
+// pixels at a 64-byte offset), that stays valid until the returned pointer's last copy is
+// destroyed (its deleter frees it), or nullptr on failure. Called from loader worker threads:
+// must be thread-safe. The loader recycles buffers, so this is called about window + (batches
+// the consumer holds) times per loader, not once per batch.
 using BatchAllocator = std::function<std::shared_ptr<uint8_t>(size_t bytes)>;
+
+// "The memory may be overwritten now": fired by whoever last reads a batch's memory
+// asynchronously (the trainer: a CUDA event recorded after the host-to-device copy). All methods
+// thread-safe.
+class ReuseFence {
+ public:
+  virtual ~ReuseFence() = default;
+  // True once fired. Never blocks.
+  virtual bool ready() = 0;
+  // Blocks until fired or `timeout_seconds` passed; returns ready().
+  virtual bool wait(double timeout_seconds) = 0;
+};
+
+// Where a batch's fence is kept until its memory goes back to the pool. All methods thread-safe.
+class FenceSlot {
+ public:
+  void set(std::shared_ptr<ReuseFence> fence) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    fence_ = std::move(fence);
+  }
+  std::shared_ptr<ReuseFence> get() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return fence_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::shared_ptr<ReuseFence> fence_;
+};
 
 // One rank's batch. pixels: uint8 RGB, NHWC, batch_size * height * width * 3 bytes. labels[j] is
 // the label of the image in slot j and indices[j] the dataset index it was decoded from (which
-// differs from the sampler's index only when that sample was undecodable and replaced).
+// differs from the sampler's index only when that sample was undecodable and replaced). A
+// loader's batch keeps pixels and labels in one block of its allocator's memory.
 struct Batch {
   int64_t epoch = 0;
   int64_t step = 0;         // within the epoch
@@ -78,8 +128,17 @@ struct Batch {
   int height = 0;
   int width = 0;
   PixelBuffer pixels;
-  std::vector<int64_t> labels;
+  LabelBuffer labels;
   std::vector<size_t> indices;
+
+  // Says that an asynchronous copy still reads pixels and labels after the last copy of the
+  // batch is dropped: the loader hands their memory out again only once `fence` is ready (see
+  // Loader, "Memory"). A later call replaces the fence. No effect on a batch built outside a
+  // loader.
+  void setReuseFence(std::shared_ptr<ReuseFence> fence) const {
+    if (reuse) reuse->set(std::move(fence));
+  }
+  std::shared_ptr<FenceSlot> reuse;  // set by the loader
 };
 
 // Thrown by next() after stop(): the loader was asked to end (e.g. on a signal), not a failure.
@@ -123,9 +182,15 @@ struct LoaderStats {
 // (a read error, bad record framing, a label out of range) is stored in the worker and rethrown
 // from next() as DataError naming the sample (path, or file and offset).
 //
-// Memory: each batch's pixels come from a pool of buffers of one size; a buffer returns to the pool
-// when the last copy of its Batch (or of Batch::pixels.storage()) is dropped. New buffers come
-// from `allocator` (default: 64-byte-aligned heap memory), so the trainer can supply pinned memory.
+// Memory: each batch's pixels and labels share one block from a pool of blocks of one size; a
+// block returns to the pool when the last copy of its Batch (or of its buffers' storage()) is
+// dropped. New blocks come from `allocator` (default: 64-byte-aligned heap memory), so the trainer
+// can supply pinned memory. A block whose batch was given a ReuseFence (Batch::setReuseFence) is
+// handed out again only after the fence is ready, never before. The pool keeps at most
+// window + 2 blocks waiting for reuse: while fewer are pending, a worker that finds none ready
+// allocates a new block; at that bound it waits for the oldest pending fence (interrupted by
+// stop()), and when that fence has not fired after `fence_timeout_seconds` the batch fails with a
+// DataError (rethrown by next()) saying that the device copies never completed.
 //
 // Thread-safety: next(), stats() and cursor() must be called from one consumer thread; stop() may
 // be called from any thread (it takes a mutex: not from a signal handler itself, but from the
@@ -140,7 +205,9 @@ class Loader {
   // Also std::invalid_argument for probabilities outside [0, 1], negative jitter strengths,
   // crop_scale_min outside (0, 1], crop_ratio_max < 1, max_bad_fraction outside [0, 1].
   Loader(std::shared_ptr<const Dataset> dataset, const Sampler& sampler, const DataOptions& opt,
-         uint64_t seed, Cursor start, bool train, BatchAllocator allocator = nullptr);
+         uint64_t seed, Cursor start, bool train, BatchAllocator allocator = nullptr,
+         double fence_timeout_seconds = kFenceTimeoutSeconds);
+  static constexpr double kFenceTimeoutSeconds = 600;
   ~Loader();
   Loader(const Loader&) = delete;
   Loader& operator=(const Loader&) = delete;
@@ -177,6 +244,7 @@ class Loader {
   const int64_t first_global_step_;
   int num_workers_ = 1;
   int64_t window_ = 1;
+  size_t label_offset_ = 0;  // of the labels in a batch's block
 
   mutable std::mutex mutex_;
   std::condition_variable ready_cv_;  // a batch (or an error) arrived

@@ -16,6 +16,7 @@ enum class HeadType { kL2Softmax, kSoftmax, kNormFace, kCosFace, kArcFace };
 enum class OptimType { kSgd, kAdamW };
 enum class ClassifierPlacement { kAuto, kReplicated, kSharded };
 enum class ChannelsLast { kAuto, kOn, kOff };
+enum class SyncDebug { kOff, kWarn, kError };
 
 template <class E>
 struct EnumName {
@@ -64,6 +65,15 @@ struct EnumNames<ClassifierPlacement> {
       {ClassifierPlacement::kReplicated, "replicated", "a full copy on every rank"},
       {ClassifierPlacement::kSharded, "sharded",
        "rank r owns a contiguous block of classes, with the exact distributed softmax"},
+  };
+};
+
+template <>
+struct EnumNames<SyncDebug> {
+  static constexpr EnumName<SyncDebug> table[] = {
+      {SyncDebug::kOff, "off", "no check"},
+      {SyncDebug::kWarn, "warn", "torch warns at each host synchronisation inside the step"},
+      {SyncDebug::kError, "error", "a host synchronisation inside the step is an error"},
   };
 };
 
@@ -154,6 +164,9 @@ struct RunOptions {
   int threads = 0;                 // intra-op threads; 0 = cores / local ranks
   std::string precision = "auto";  // auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16
   ChannelsLast channels_last = ChannelsLast::kAuto;  // NHWC memory format for the convolutions
+  // CUDA only: torch's sync-debug mode around each training step (from taking the batch to the
+  // optimizer step; not log windows, evaluation or checkpoints). No effect on the CPU.
+  SyncDebug cuda_sync_debug = SyncDebug::kOff;
 };
 
 }  // namespace l2face::trainer

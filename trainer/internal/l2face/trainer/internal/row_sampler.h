@@ -19,6 +19,10 @@ class RowSampler {
   // indices (int64) on `device`.
   torch::Tensor sample(const torch::Tensor& global_labels, int64_t call_index,
                        torch::Device device) const;
+  // The same rows on the CPU. The sampling runs on the host from the generator's CPU stream (the
+  // same rows on every device); reading device labels is one host synchronisation, the only one
+  // of a sampled classifier's micro-batch.
+  torch::Tensor sampleOnHost(const torch::Tensor& global_labels, int64_t call_index) const;
   // Rows one step keeps for a global batch of n samples at most (the memory estimate's bound).
   int64_t maxRows(int64_t global_batch) const;
 

@@ -166,7 +166,10 @@ class ShardedClassifier {
 
   torch::Tensor weight_, bias_, weight_grad_, bias_grad_;
   FusedState weight_state_, bias_state_;  // optimizer state, one tensor per list
-  torch::Tensor touched_;    // bool per row: kept by a forward since zeroGrad (sampling only)
+  // Sampling only: bool per row on the host, kept by a forward since zeroGrad (the sampler's rows
+  // are on the host, so listing them needs no device read), and that list on the device.
+  torch::Tensor touched_;
+  mutable torch::Tensor touched_rows_;
   torch::Tensor logits_;     // the class-major logits buffer, then ∂L/∂logits
   torch::Tensor last_rows_;  // global indices of the rows in logits_
   bool keep_logits_grad_ = false;

@@ -1,5 +1,7 @@
 // Collectives on torch tensors over a comm::Communicator: dtype mapping, contiguity, and staging
-// through host memory when a host backend (local, mpi) meets a CUDA tensor.
+// through host memory when a host backend (local, mpi) meets a CUDA tensor in a world of two or
+// more (a host synchronisation each way; device backends get device tensors, no host copy; a
+// world of one keeps the tensor on its device).
 #pragma once
 
 #include <torch/torch.h>

@@ -7,7 +7,9 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <memory>
 
+#include "batch_transfer.h"
 #include "data_parallel.h"
 #include "l2face/comm/communicator.h"
 #include "l2face/data/loader.h"
@@ -31,11 +33,14 @@ class TrainStep {
  public:
   TrainStep(TrainModel& m, Optimizer& optimizer, comm::Communicator& comm, DataParallel* dp,
             const StepConfig& config);
+  ~TrainStep();
 
   // Starts optimizer step `step`: drops the gradients and zeroes the step's loss and accuracy.
   void begin(int64_t step);
   // Forward and backward of micro-batch `micro` (0 .. accumulate − 1) of the step. poisoned
   // multiplies the loss (and a sharded classifier's feature gradient) by NaN: fault injection.
+  // On CUDA the batch's pixels and labels are copied asynchronously (BatchTransfer) and the batch
+  // gets a reuse fence; nothing here waits on the host (nor does finish()).
   void microBatch(const data::Batch& batch, int micro, bool poisoned);
   // Ends the step: waits for the gradient all-reduce, checks (and clips) the gradients, runs the
   // optimizer(s) with learning rate lr (skipped on the device for a non-finite step), and adds
@@ -52,6 +57,7 @@ class TrainStep {
   comm::Communicator& comm_;
   DataParallel* dp_;
   StepConfig config_;
+  std::unique_ptr<BatchTransfer> transfer_;
   int64_t step_ = 0;
   torch::Tensor step_loss_, correct_;
 };
