@@ -91,10 +91,185 @@ double median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
+// The command line: --key value pairs.
+struct Args {
+  std::map<std::string, std::string> kv;
+  std::string str(const char* k, const char* d) const {
+    auto it = kv.find(k);
+    return it != kv.end() ? it->second : std::string(d);
+  }
+  double num(const char* k, double d) const {
+    auto it = kv.find(k);
+    return it != kv.end() ? std::atof(it->second.c_str()) : d;
+  }
+  int count(const char* k, double d) const { return static_cast<int>(num(k, d)); }
+};
+
+// The model, optimizer and step as trainer::train builds them (replicated l2_softmax head, SGD
+// with momentum 0.9 and weight decay 5e-4 on every trainable parameter), on a local communicator.
+struct Bench {
+  trainer::StepConfig config;
+  std::string precision;
+  trainer::ModelOptions model;
+  int batch = 0, side = 0;
+  int64_t classes = 0;
+  std::shared_ptr<data::Dataset> dataset;
+  trainer::TrainModel m;
+  std::unique_ptr<trainer::Optimizer> optimizer;
+  std::unique_ptr<comm::Communicator> comm;
+  std::unique_ptr<trainer::TrainStep> step;
+};
+
+void buildBench(const Args& a, Bench& b) {
+  b.model.backbone = a.str("--backbone", "tiny");
+  b.model.embedding_dim = a.count("--embedding-dim", 512);
+  b.model.width = a.count("--width", 32);
+  b.batch = a.count("--batch", 32);
+  b.side = a.count("--size", 112);
+  const torch::Device device = trainer::resolveDevice(a.str("--device", "cpu"));
+  if (device.is_cpu()) trainer::retainFreedHostMemory();  // as trainer::train does
+  b.precision = trainer::resolvePrecision(a.str("--precision", "auto"), device);
+  b.config.device = device;
+  b.config.bf16 = b.precision == "bf16";
+  b.config.channels_last = a.num("--channels-last", device.is_cuda() ? 1 : 0) != 0;
+  const std::string corpus = a.str("--corpus", "");
+  if (!corpus.empty()) b.dataset = data::openDataset(corpus);
+  b.classes = b.dataset ? b.dataset->numClasses() : static_cast<int64_t>(a.num("--classes", 1000));
+
+  b.m.backbone = trainer::makeBackbone(b.model, b.side);
+  trainer::HeadOptions head;
+  b.m.head = trainer::Head(head, b.model.embedding_dim, b.classes, /*seed=*/1,
+                           /*with_classifier=*/true);
+  b.m.backbone->to(device);
+  b.m.head->to(device);
+  if (b.config.channels_last) trainer::toChannelsLast(*b.m.backbone);
+  b.m.backbone->train();
+  b.m.head->train();
+  trainer::OptimOptions optim;
+  b.optimizer = trainer::makeOptimizer(
+      optim, trainer::parameterGroups({b.m.backbone.get(), b.m.head.get()}, optim));
+  comm::CommOptions co;
+  co.backend = comm::Backend::kLocal;
+  b.comm = comm::makeCommunicator(co, comm::RunContext{});
+  b.step = std::make_unique<trainer::TrainStep>(b.m, *b.optimizer, *b.comm, /*dp=*/nullptr,
+                                                b.config);
+}
+
+// The batches: the Loader over the corpus (end to end), or --batches in-memory batches.
+struct Inputs {
+  std::unique_ptr<data::Loader> loader;
+  std::vector<std::shared_ptr<data::Batch>> batches;
+  uint64_t pixel_sum = 0, label_sum = 0;  // of the in-memory batches: run.sh compares them
+};
+
+Inputs makeInputs(const Args& a, const Bench& b) {
+  Inputs in;
+  const data::BatchAllocator pinned = trainer::batchAllocator(b.config.device);
+  if (b.dataset) {
+    data::DataOptions d;
+    d.batch_size = b.batch;
+    d.image_size = b.side;
+    d.workers = a.count("--workers", 2);
+    d.prefetch = a.count("--prefetch", 4);
+    d.flip_p = a.num("--flip", 0.5);
+    data::Sampler sampler(b.dataset->size(), b.batch, /*seed=*/1, /*rank=*/0, /*world=*/1);
+    in.loader = std::make_unique<data::Loader>(b.dataset, sampler, d, /*seed=*/1, data::Cursor{},
+                                               /*train=*/true, pinned);
+    return in;
+  }
+  const int n = std::max(1, a.count("--batches", 4));
+  for (int k = 0; k < n; ++k) {
+    in.batches.push_back(syntheticBatch(k, b.batch, b.side, b.classes, pinned));
+    const data::Batch& batch = *in.batches.back();
+    for (size_t i = 0; i < batch.pixels.size(); ++i) in.pixel_sum += batch.pixels[i];
+    for (int64_t l : batch.labels) in.label_sum += static_cast<uint64_t>(l);
+  }
+  return in;
+}
+
+struct Timing {
+  std::vector<double> step_seconds;
+  double wait_seconds = 0, seconds = 0, cpu_seconds = 0;
+  // The loss of the first step (batch 0, the initial weights), which bench/gpu/run.sh compares
+  // with the reference's (reading it is one host sync in a warm-up step), and the timed steps'.
+  trainer::StepCounters::Window first{}, timed{};
+};
+
+// --warmup steps, then --steps timed ones (synchronised per step on the GPU).
+Timing runSteps(Bench& b, Inputs& in, int warmup, int steps) {
+  const bool cuda = b.config.device.is_cuda();
+  auto sync = [&] {
+    if (cuda) torch::cuda::synchronize();
+  };
+  trainer::StepCounters counters(b.config.device);
+  Timing t;
+  Clock::time_point t0;
+  double cpu0 = 0;
+  for (int s = 0; s < warmup + steps; ++s) {
+    if (s == warmup) {
+      sync();
+      t0 = Clock::now();
+      cpu0 = cpuSeconds();
+    }
+    const auto ts = Clock::now();
+    std::shared_ptr<data::Batch> batch;
+    if (in.loader) {
+      batch = in.loader->next();
+      if (s >= warmup) t.wait_seconds += std::chrono::duration<double>(Clock::now() - ts).count();
+    } else {
+      batch = in.batches[s % in.batches.size()];
+    }
+    b.step->begin(s);
+    b.step->microBatch(*batch, 0, /*poisoned=*/false);
+    b.step->finish(0.1, /*poisoned=*/false, counters);
+    if (s == 0) t.first = counters.snapshot({}, {});
+    if (cuda && s >= warmup) sync();  // per-step times on the GPU
+    if (s >= warmup) {
+      t.step_seconds.push_back(std::chrono::duration<double>(Clock::now() - ts).count());
+    }
+  }
+  sync();
+  t.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  t.cpu_seconds = cpuSeconds() - cpu0;
+  t.timed = counters.snapshot({}, {});
+  return t;
+}
+
+nlohmann::json report(const Bench& b, const Inputs& in, const Timing& t, int warmup, int steps) {
+  const torch::Device& device = b.config.device;
+  const double finite = t.first.finite_steps + t.timed.finite_steps;
+  return {{"impl", "l2face"},
+          {"mode", b.dataset ? "e2e" : "compute"},
+          {"backbone", b.model.backbone},
+          {"batch", b.batch},
+          {"size", b.side},
+          {"threads", torch::get_num_threads()},
+          {"workers", in.loader ? in.loader->workers() : 0},
+          {"classes", b.classes},
+          {"device", device.str()},
+          {"precision", b.precision},
+          {"channels_last", b.config.channels_last},
+          {"warmup", warmup},
+          {"steps", steps},
+          {"seconds", t.seconds},
+          {"images_per_second", steps * b.batch / t.seconds},
+          {"step_seconds_median", median(t.step_seconds)},
+          {"cpu_seconds", t.cpu_seconds},
+          {"images_per_cpu_second", steps * b.batch / t.cpu_seconds},
+          {"data_wait_fraction", t.wait_seconds / t.seconds},
+          {"pixel_sum", in.pixel_sum},
+          {"label_sum", in.label_sum},
+          {"peak_cuda_bytes",
+           device.is_cuda() ? bench::cudaAllocated(device.has_index() ? device.index() : 0).peak
+                            : 0},
+          {"first_loss", t.first.finite_steps > 0 ? t.first.loss_sum : -1.0},
+          {"mean_loss", finite > 0 ? (t.first.loss_sum + t.timed.loss_sum) / finite : -1.0}};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::map<std::string, std::string> args;
+  Args a;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
       std::cout << kUsage;
@@ -104,153 +279,19 @@ int main(int argc, char** argv) {
       std::cerr << kUsage;
       return 2;
     }
-    args[argv[i]] = argv[i + 1];
+    a.kv[argv[i]] = argv[i + 1];
     ++i;
   }
-  auto str = [&](const char* k, const char* d) { return args.count(k) ? args[k] : std::string(d); };
-  auto num = [&](const char* k, double d) {
-    return args.count(k) ? std::atof(args[k].c_str()) : d;
-  };
   try {
-    trainer::ModelOptions model;
-    model.backbone = str("--backbone", "tiny");
-    model.embedding_dim = static_cast<int>(num("--embedding-dim", 512));
-    model.width = static_cast<int>(num("--width", 32));
-    const int batch = static_cast<int>(num("--batch", 32));
-    const int side = static_cast<int>(num("--size", 112));
-    const int warmup = static_cast<int>(num("--warmup", 3));
-    const int steps = static_cast<int>(num("--steps", 10));
-    const std::string corpus = str("--corpus", "");
-    int threads = static_cast<int>(num("--threads", 0));
+    const int threads = a.count("--threads", 0);
     if (threads > 0) torch::set_num_threads(threads);
-    threads = torch::get_num_threads();
     torch::manual_seed(1);
-
-    const torch::Device device = trainer::resolveDevice(str("--device", "cpu"));
-    if (device.is_cpu()) trainer::retainFreedHostMemory();  // as trainer::train does
-    const std::string precision = trainer::resolvePrecision(str("--precision", "auto"), device);
-    trainer::StepConfig config;
-    config.device = device;
-    config.bf16 = precision == "bf16";
-    config.channels_last = num("--channels-last", device.is_cuda() ? 1 : 0) != 0;
-
-    std::shared_ptr<data::Dataset> dataset;
-    if (!corpus.empty()) dataset = data::openDataset(corpus);
-    const int64_t classes =
-        dataset ? dataset->numClasses() : static_cast<int64_t>(num("--classes", 1000));
-
-    // The model and optimizer as trainer::train builds them (replicated l2_softmax head, SGD
-    // with momentum 0.9 and weight decay 5e-4 on every trainable parameter).
-    trainer::TrainModel m;
-    m.backbone = trainer::makeBackbone(model, side);
-    trainer::HeadOptions head;
-    m.head = trainer::Head(head, model.embedding_dim, classes, /*seed=*/1,
-                           /*with_classifier=*/true);
-    m.backbone->to(device);
-    m.head->to(device);
-    if (config.channels_last) trainer::toChannelsLast(*m.backbone);
-    m.backbone->train();
-    m.head->train();
-    trainer::OptimOptions optim;
-    auto optimizer = trainer::makeOptimizer(
-        optim, trainer::parameterGroups({m.backbone.get(), m.head.get()}, optim));
-    comm::CommOptions co;
-    co.backend = comm::Backend::kLocal;
-    auto comm = comm::makeCommunicator(co, comm::RunContext{});
-    trainer::TrainStep step(m, *optimizer, *comm, /*dp=*/nullptr, config);
-    trainer::StepCounters counters(device);
-
-    std::unique_ptr<data::Loader> loader;
-    std::vector<std::shared_ptr<data::Batch>> batches;
-    if (dataset) {
-      data::DataOptions d;
-      d.batch_size = batch;
-      d.image_size = side;
-      d.workers = static_cast<int>(num("--workers", 2));
-      d.prefetch = static_cast<int>(num("--prefetch", 4));
-      d.flip_p = num("--flip", 0.5);
-      data::Sampler sampler(dataset->size(), batch, /*seed=*/1, /*rank=*/0, /*world=*/1);
-      loader = std::make_unique<data::Loader>(dataset, sampler, d, /*seed=*/1, data::Cursor{},
-                                              /*train=*/true, trainer::batchAllocator(device));
-    } else {
-      const int n = std::max(1, static_cast<int>(num("--batches", 4)));
-      const data::BatchAllocator pinned = trainer::batchAllocator(device);
-      for (int b = 0; b < n; ++b) {
-        batches.push_back(syntheticBatch(b, batch, side, classes, pinned));
-      }
-    }
-
-    auto sync = [&] {
-      if (device.is_cuda()) torch::cuda::synchronize();
-    };
-    // The same bytes and labels as the reference's batches: run.sh compares these sums.
-    uint64_t pixel_sum = 0, label_sum = 0;
-    for (const auto& b : batches) {
-      for (size_t i = 0; i < b->pixels.size(); ++i) pixel_sum += b->pixels[i];
-      for (int64_t l : b->labels) label_sum += static_cast<uint64_t>(l);
-    }
-    std::vector<double> step_seconds;
-    double wait_seconds = 0;
-    Clock::time_point t0;
-    double cpu0 = 0;
-    // The loss of the first step (batch 0, the initial weights), which bench/gpu/run.sh compares
-    // with the reference's; reading it is one host sync in a warm-up step.
-    trainer::StepCounters::Window first{};
-    for (int s = 0; s < warmup + steps; ++s) {
-      if (s == warmup) {
-        sync();
-        t0 = Clock::now();
-        cpu0 = cpuSeconds();
-      }
-      const auto ts = Clock::now();
-      std::shared_ptr<data::Batch> b;
-      if (loader) {
-        b = loader->next();
-        if (s >= warmup) wait_seconds += std::chrono::duration<double>(Clock::now() - ts).count();
-      } else {
-        b = batches[s % batches.size()];
-      }
-      step.begin(s);
-      step.microBatch(*b, 0, /*poisoned=*/false);
-      step.finish(0.1, /*poisoned=*/false, counters);
-      if (s == 0) first = counters.snapshot({}, {});
-      if (device.is_cuda() && s >= warmup) sync();  // per-step times on the GPU
-      if (s >= warmup) {
-        step_seconds.push_back(std::chrono::duration<double>(Clock::now() - ts).count());
-      }
-    }
-    sync();
-    const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    const double cpu = cpuSeconds() - cpu0;
-    const trainer::StepCounters::Window w = counters.snapshot({}, {});
-    const double finite = first.finite_steps + w.finite_steps;
-    nlohmann::json j = {
-        {"impl", "l2face"},
-        {"mode", dataset ? "e2e" : "compute"},
-        {"backbone", model.backbone},
-        {"batch", batch},
-        {"size", side},
-        {"threads", threads},
-        {"workers", dataset ? loader->workers() : 0},
-        {"classes", classes},
-        {"device", device.str()},
-        {"precision", precision},
-        {"channels_last", config.channels_last},
-        {"warmup", warmup},
-        {"steps", steps},
-        {"seconds", seconds},
-        {"images_per_second", steps * batch / seconds},
-        {"step_seconds_median", median(step_seconds)},
-        {"cpu_seconds", cpu},
-        {"images_per_cpu_second", steps * batch / cpu},
-        {"data_wait_fraction", wait_seconds / seconds},
-        {"pixel_sum", pixel_sum},
-        {"label_sum", label_sum},
-        {"peak_cuda_bytes",
-         device.is_cuda() ? bench::cudaAllocated(device.has_index() ? device.index() : 0).peak : 0},
-        {"first_loss", first.finite_steps > 0 ? first.loss_sum : -1.0},
-        {"mean_loss", finite > 0 ? (first.loss_sum + w.loss_sum) / finite : -1.0}};
-    std::cout << j.dump() << std::endl;
+    Bench b;
+    buildBench(a, b);
+    Inputs in = makeInputs(a, b);
+    const int warmup = a.count("--warmup", 3), steps = a.count("--steps", 10);
+    const Timing t = runSteps(b, in, warmup, steps);
+    std::cout << report(b, in, t, warmup, steps).dump() << std::endl;
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "step_bench: " << e.what() << "\n";
