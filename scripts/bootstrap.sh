@@ -12,6 +12,8 @@ APT_PACKAGES=(
   libyaml-cpp-dev libturbojpeg0-dev libjpeg62-turbo-dev
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libxxhash-dev
   libgtest-dev libgmock-dev
+  # ONNX export (l2face export --format onnx): the ONNX protobuf types and checker
+  libonnx-dev
   prometheus
   # cluster tests (tests/cluster): a one-node SLURM with PMIx, and network namespaces
   slurm-wlm munge iproute2
@@ -40,6 +42,12 @@ if ! .venv/bin/python -c "import torch, sys; sys.exit(0 if torch.__version__.spl
   echo "[bootstrap] installing torch==$TORCH_VERSION into .venv (LibTorch comes with the wheel)"
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
   .venv/bin/python -m pip install -q "torch==$TORCH_VERSION" numpy
+fi
+# the ONNX export's tests run the exported file with onnxruntime
+ORT_VERSION="1.32.0"; ONNX_VERSION="1.23.2"
+if ! .venv/bin/python -c "import onnxruntime, onnx, sys; sys.exit(0 if onnxruntime.__version__ == '$ORT_VERSION' else 1)" 2>/dev/null; then
+  echo "[bootstrap] installing onnxruntime==$ORT_VERSION onnx==$ONNX_VERSION into .venv"
+  .venv/bin/python -m pip install -q "onnxruntime==$ORT_VERSION" "onnx==$ONNX_VERSION"
 fi
 echo "[bootstrap] ok: torch $(.venv/bin/python -c 'import torch; print(torch.__version__)')," \
      "cmake prefix $(.venv/bin/python -c 'import torch; print(torch.utils.cmake_prefix_path)')"
