@@ -293,6 +293,25 @@ class OrderedSink {
   std::string ijb_rows_;
 };
 
+// With options.ijb: the folders of the official IJB layout, before the images are written.
+void startIjb(const SynthOptions& o, const fs::path& out) {
+  if (o.ijb.empty()) return;
+  std::error_code ec;
+  fs::create_directories(out / "ijb" / "loose_crop", ec);
+  if (ec) throw DataError("synth: cannot create '" + (out / "ijb").string() + "': " + ec.message());
+}
+
+// With options.ijb: its meta/ lists, once every image's landmark line is known.
+void finishIjb(const SynthOptions& o, const fs::path& out, const synth::TemplatePlan& templates,
+               const std::string& face_rows, SynthReport& report, std::vector<std::string>& notes) {
+  if (o.ijb.empty()) return;
+  const synth::IjbMetaCounts ijb = synth::writeIjbMeta(
+      out / "ijb", o.ijb, templates, o.eval_identities, o.eval_images_per_identity, face_rows);
+  report.ijb_faces = report.eval_images;
+  for (const auto& note : ijb.notes) std::cerr << "note: synth: " << note << "\n";
+  notes.insert(notes.end(), ijb.notes.begin(), ijb.notes.end());
+}
+
 }  // namespace
 
 SynthReport synthesizeCorpus(const SynthOptions& options) {
@@ -336,11 +355,7 @@ SynthReport synthesizeCorpus(const SynthOptions& options) {
   // every earlier one has been written, and no task starts more than `window` ahead of the
   // writer, so memory stays bounded whatever the corpus size and the output is in job order
   // whatever the scheduling.
-  if (!options.ijb.empty()) {
-    std::error_code ec;
-    fs::create_directories(out / "ijb" / "loose_crop", ec);
-    if (ec) throw DataError("synth: cannot create '" + (out / "ijb").string() + "': " + ec.message());
-  }
+  startIjb(options, out);
   OrderedSink sink(options, out);
   const size_t window = static_cast<size_t>(threads) * 4;
   std::mutex mutex;
@@ -389,14 +404,7 @@ SynthReport synthesizeCorpus(const SynthOptions& options) {
   writeFileAtomic((out / "eval" / "pairs.txt").string(), pairs.text);
   writeFileAtomic((out / "eval" / "templates.csv").string(), templates.templates_csv);
   writeFileAtomic((out / "eval" / "template_pairs.csv").string(), templates.pairs_csv);
-  if (!options.ijb.empty()) {
-    const synth::IjbMetaCounts ijb =
-        synth::writeIjbMeta(out / "ijb", options.ijb, templates, options.eval_identities,
-                            options.eval_images_per_identity, sink.ijbRows());
-    report.ijb_faces = report.eval_images;
-    for (const auto& note : ijb.notes) std::cerr << "note: synth: " << note << "\n";
-    notes.insert(notes.end(), ijb.notes.begin(), ijb.notes.end());
-  }
+  finishIjb(options, out, templates, sink.ijbRows(), report, notes);
   report.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   writeFileAtomic((out / "meta.json").string(),

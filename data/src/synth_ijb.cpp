@@ -60,8 +60,8 @@ std::string writeIjbFace(const std::vector<uint8_t>& crop, int size, double qual
   const WildImage wild =
       placeInTheWild(crop.data(), size, size, placement, 0.015 * size * difficulty, rng);
   const int64_t number = ijbFaceNumber(subject, image, images_per_subject);
-  const std::vector<uint8_t> jpeg = encoder.encode(wild.rgb.data(), wild.width, wild.height,
-                                                   jpeg_quality);
+  const std::vector<uint8_t> jpeg =
+      encoder.encode(wild.rgb.data(), wild.width, wild.height, jpeg_quality);
   writeFile((ijb_dir / "loose_crop" / faceName(number)).string(), jpeg.data(), jpeg.size());
   std::string line = faceName(number);
   char buf[64];

@@ -20,7 +20,8 @@ namespace {
 namespace fs = std::filesystem;
 using detail::FieldReader;
 
-constexpr const char* kPointNames[10] = {"x1", "y1", "x2", "y2", "x3", "y3", "x4", "y4", "x5", "y5"};
+constexpr const char* kPointNames[10] = {"x1", "y1", "x2", "y2", "x3",
+                                         "y3", "x4", "y4", "x5", "y5"};
 
 std::vector<IjbFace> readFaces(const std::string& file, const fs::path& crops) {
   FieldReader in(file, ' ', "face list");
@@ -33,8 +34,9 @@ std::vector<IjbFace> readFaces(const std::string& file, const fs::path& crops) {
     checker.check(face.image, in.line());
     for (int k = 0; k < 10; ++k) {
       const double v = in.number(static_cast<size_t>(k) + 1, kPointNames[k]);
-      if (v < 0.0) throw EvalError(in.at(kPointNames[k]) + " " + in.text(k + 1) +
-                                   " is outside the crop (negative)");
+      if (v < 0.0)
+        throw EvalError(in.at(kPointNames[k]) + " " + in.text(k + 1) +
+                        " is outside the crop (negative)");
       face.points[static_cast<size_t>(k)] = static_cast<float>(v);
     }
     const double score = in.number(11, "score");
@@ -62,8 +64,8 @@ TemplateSet readFaceTemplates(const std::string& file, const std::vector<IjbFace
     }
     const std::string image = detail::joinPath(crops, in.text(0));
     if (image != faces[i].image) {
-      throw EvalError(in.at("image") + " '" + in.text(0) + "' but " + faces[i].where +
-                      " names '" + faces[i].image + "' (both files list the faces in one order)");
+      throw EvalError(in.at("image") + " '" + in.text(0) + "' but " + faces[i].where + " names '" +
+                      faces[i].image + "' (both files list the faces in one order)");
     }
     const int64_t id = in.integer(1, "template_id");
     const int64_t media = in.integer(2, "media_id");
@@ -87,14 +89,13 @@ size_t templateIndex(const TemplateSet& set, const FieldReader& in, size_t field
   const int64_t id = in.integer(field, name);
   const int64_t index = set.find(id);
   if (index < 0) {
-    throw EvalError(in.at(name) + ": template " + std::to_string(id) + " has no media (no face in " +
-                    set.file + ")");
+    throw EvalError(in.at(name) + ": template " + std::to_string(id) +
+                    " has no media (no face in " + set.file + ")");
   }
   return static_cast<size_t>(index);
 }
 
-std::vector<TemplatePair> readIjbPairs(const std::string& file, const TemplateSet& set,
-                                       int folds) {
+std::vector<TemplatePair> readIjbPairs(const std::string& file, const TemplateSet& set, int folds) {
   FieldReader in(file, ' ', "template pair list");
   std::vector<TemplatePair> pairs;
   while (in.next()) {
@@ -161,8 +162,8 @@ IjbFiles ijbFiles(const std::string& target) {
   f.templates = t + "_face_tid_mid.txt";
   f.pairs = t + "_template_pair_label.txt";
   f.probes = t + "_1N_probe_mixed.csv";
-  f.gallery_names = t == "ijbb" ? std::array<std::string, 2>{"S1", "S2"}
-                                : std::array<std::string, 2>{"G1", "G2"};
+  f.gallery_names =
+      t == "ijbb" ? std::array<std::string, 2>{"S1", "S2"} : std::array<std::string, 2>{"G1", "G2"};
   for (int g = 0; g < 2; ++g) f.galleries[g] = t + "_1N_gal_" + f.gallery_names[g] + ".csv";
   return f;
 }
@@ -191,8 +192,8 @@ IjbSet readIjb(const std::string& dir, const std::string& target, int folds) {
                     std::to_string(present) + " of 3)");
   }
   for (int g = 0; g < 2; ++g) {
-    set.galleries.push_back(readSearchSet((meta / names.galleries[g]).string(),
-                                          names.gallery_names[g], set.templates));
+    set.galleries.push_back(
+        readSearchSet((meta / names.galleries[g]).string(), names.gallery_names[g], set.templates));
   }
   set.probes = readSearchSet(probes, "probe_mixed", set.templates);
   return set;
@@ -268,8 +269,8 @@ VerificationReport scoreIjb(const IjbSet& set, const std::vector<float>& faces, 
     const std::vector<float> probes = rowsOf(features, set.probes.templates, dim);
     for (const IjbSearchSet& g : set.galleries) {
       report.identification.push_back(identify(rowsOf(features, g.templates, dim), g.subjects,
-                                               probes, set.probes.subjects, dim, {1, 5, 10},
-                                               fpirs, g.name));
+                                               probes, set.probes.subjects, dim, {1, 5, 10}, fpirs,
+                                               g.name));
     }
   }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -13,6 +13,32 @@ FieldReader::FieldReader(std::string file, char sep, const char* what)
   if (!in_) throw EvalError(file_ + ": cannot open the " + what);
 }
 
+namespace {
+
+// Fields separated by runs of spaces and tabs.
+void splitBlanks(std::string_view line, std::vector<std::string_view>& fields) {
+  size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+    const size_t begin = i;
+    while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
+    if (i > begin) fields.push_back(line.substr(begin, i - begin));
+  }
+}
+
+// Fields separated by single `sep` characters, each trimmed.
+void splitOn(std::string_view line, char sep, std::vector<std::string_view>& fields) {
+  size_t start = 0;
+  for (;;) {
+    const size_t pos = line.find(sep, start);
+    fields.push_back(trim(line.substr(start, pos == std::string_view::npos ? pos : pos - start)));
+    if (pos == std::string_view::npos) return;
+    start = pos + 1;
+  }
+}
+
+}  // namespace
+
 bool FieldReader::next() {
   while (std::getline(in_, text_)) {
     ++line_;
@@ -20,21 +46,9 @@ bool FieldReader::next() {
     if (line.empty()) continue;
     fields_.clear();
     if (sep_ == ' ') {
-      size_t i = 0;
-      while (i < line.size()) {
-        while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
-        const size_t begin = i;
-        while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
-        if (i > begin) fields_.push_back(line.substr(begin, i - begin));
-      }
+      splitBlanks(line, fields_);
     } else {
-      size_t start = 0;
-      for (;;) {
-        const size_t pos = line.find(sep_, start);
-        fields_.push_back(trim(line.substr(start, pos == std::string_view::npos ? pos : pos - start)));
-        if (pos == std::string_view::npos) break;
-        start = pos + 1;
-      }
+      splitOn(line, sep_, fields_);
     }
     return true;
   }

@@ -219,7 +219,8 @@ int evalModel(const EvalArgs& a) {
   const eval::EvalSuite suite(o);
   std::unique_ptr<eval::IjbSet> ijb;
   if (!a.ijb.empty()) {
-    ijb = ijbInput([&] { return std::make_unique<eval::IjbSet>(eval::readIjb(a.ijb, a.target, o.folds)); });
+    ijb = ijbInput(
+        [&] { return std::make_unique<eval::IjbSet>(eval::readIjb(a.ijb, a.target, o.folds)); });
   }
   if (job.leader()) {
     std::cout << "checkpoint " << model->checkpointDir() << " (step " << model->step() << ")";

@@ -19,7 +19,8 @@ using testing::writeFile;
 class Ijb : public ::testing::Test {
  protected:
   void SetUp() override {
-    for (const char* f : {"1.jpg", "2.jpg", "3.jpg", "4.jpg"}) writeFile(dir_.file("loose_crop/" + std::string(f)), "");
+    for (const char* f : {"1.jpg", "2.jpg", "3.jpg", "4.jpg"})
+      writeFile(dir_.file("loose_crop/" + std::string(f)), "");
     writeFile(meta("ijbc_name_5pts_score.txt"),
               "1.jpg 1 2 3 4 5 6 7 8 9 10 1.0\n2.jpg 1 2 3 4 5 6 7 8 9 10 0.5\n"
               "3.jpg 1 2 3 4 5 6 7 8 9 10 0.25\n4.jpg 1 2 3 4 5 6 7 8 9 10 1\n");
@@ -53,7 +54,8 @@ TEST_F(Ijb, ReadsTheLayoutAndPoolsWithScoresPerMedia) {
 }
 
 TEST_F(Ijb, BadInputNamesFileLineAndField) {
-  writeFile(meta("ijbc_name_5pts_score.txt"), "1.jpg 1 2 3 4 5 6 7 8 9 10 1.0\n2.jpg 1 2 3 x 5 6 7 8 9 10 1\n");
+  writeFile(meta("ijbc_name_5pts_score.txt"),
+            "1.jpg 1 2 3 4 5 6 7 8 9 10 1.0\n2.jpg 1 2 3 x 5 6 7 8 9 10 1\n");
   expectEvalError([&] { readIjb(dir_.str(), "IJBC", 2); },
                   {"ijbc_name_5pts_score.txt:2: field 'y2' 'x' is not a finite number"});
   writeFile(meta("ijbc_name_5pts_score.txt"), "1.jpg 1 2 3 -4 5 6 7 8 9 10 1.0\n");
@@ -120,8 +122,8 @@ TEST(Shards, WholeBatchesDealtContiguously) {
 
 TEST(Shards, ShardedRunEqualsOneProcess) {
   // Two "ranks" in one process: rank 1's rows are computed first and handed to rank 0's gather.
-  const std::vector<Pair> pairs = {{"a", "b", true, 0}, {"c", "d", false, 0},
-                                   {"a", "c", false, 0}, {"b", "d", true, 0}};
+  const std::vector<Pair> pairs = {
+      {"a", "b", true, 0}, {"c", "d", false, 0}, {"a", "c", false, 0}, {"b", "d", true, 0}};
   std::vector<std::vector<std::string>> batches;
   const Embedder embed = [&](const std::vector<std::string>& paths, std::vector<float>& out) {
     batches.push_back(paths);

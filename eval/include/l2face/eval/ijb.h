@@ -38,8 +38,8 @@ struct IjbSearchSet {
 };
 
 struct IjbSet {
-  std::string root;    // the IJB directory (holding meta/ and loose_crop/)
-  std::string target;  // "IJBC", "IJBB", ... as given
+  std::string root;            // the IJB directory (holding meta/ and loose_crop/)
+  std::string target;          // "IJBC", "IJBB", ... as given
   std::vector<IjbFace> faces;  // in file order
   // images: the faces' paths, in face order (one row per face); each template's rows and media.
   TemplateSet templates;
@@ -77,8 +77,7 @@ std::vector<float> embedIjbFaces(const IjbSet& set, const FaceEmbedder& embed, i
 
 // Template features in insightface's default (N1D1F1): each face's feature times its faceness
 // score, averaged per media inside a template, the media averages summed, L2-normalised.
-std::vector<float> ijbTemplateFeatures(const IjbSet& set, const std::vector<float>& faces,
-                                       int dim);
+std::vector<float> ijbTemplateFeatures(const IjbSet& set, const std::vector<float>& faces, int dim);
 
 // 1:1 metrics over the template pairs (score = cosine of template features; protocol "ijb"),
 // and, when the set has 1:N files, identification against each gallery (ranks 1, 5, 10; TPIR
