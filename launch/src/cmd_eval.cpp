@@ -18,6 +18,7 @@
 #include "l2face/eval/suite.h"
 #include "l2face/eval/verification.h"
 #include "l2face/launch/internal/config.h"
+#include "l2face/trainer/device_info.h"
 #include "l2face/trainer/embedding_model.h"
 #include "l2face/trainer/file_embedder.h"
 
@@ -49,6 +50,7 @@ struct EvalArgs {
   std::vector<double> far;
   int folds = 10;
   int batch_size = 128;
+  int threads = 0;
   bool no_flip = false;
   // Which options were given (so a flag overrides the config file only when present).
   CLI::Option* far_opt = nullptr;
@@ -214,6 +216,8 @@ int evalModel(const EvalArgs& a) {
   const eval::EvalOptions o = evalOptions(a);
   checkModelArguments(a, o);
   const EvalJob job = makeEvalJob();
+  // The same count in every rank, whatever the launcher: CPU features depend on it.
+  trainer::setComputeThreads(a.threads);
   auto model = trainer::EmbeddingModel::load(a.checkpoint, a.device);
   // Every set is read before any is embedded: a malformed file fails before the slow part.
   const eval::EvalSuite suite(o);
@@ -311,6 +315,10 @@ void addEvalCommands(CLI::App& app, std::vector<Command>& out) {
                      ->check(CLI::Range(2, 1000));
   a->batch_opt = e->add_option("--batch-size", a->batch_size, "Embedding batch size")
                      ->check(CLI::Range(1, 65536));
+  e->add_option("--threads", a->threads,
+                "CPU threads of each process (0 = the host's cores; the same under mpirun, so "
+                "ranks compute what one process computes)")
+      ->check(CLI::Range(0, 4096));
   e->add_option("--device", a->device, "auto | cpu | cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   e->add_flag("--no-flip", a->no_flip, "Do not add the mirrored image's embedding");
