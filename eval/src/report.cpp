@@ -17,6 +17,17 @@ namespace {
 
 using Json = nlohmann::ordered_json;  // keeps the documented key order: diff-friendly reports
 
+// One rate at an operating point: {at_key: at, rate_key: rate, "threshold": t}, the rate and
+// threshold null when not measurable.
+Json rateJson(const char* at_key, double at, const char* rate_key, bool measurable, double rate,
+              double threshold) {
+  Json entry;
+  entry[at_key] = at;
+  entry[rate_key] = measurable ? Json(rate) : Json(nullptr);
+  entry["threshold"] = measurable ? Json(threshold) : Json(nullptr);
+  return entry;
+}
+
 Json identificationJson(const VerificationReport& report) {
   Json out = Json::array();
   for (const IdentificationResult& r : report.identification) {
@@ -32,11 +43,8 @@ Json identificationJson(const VerificationReport& report) {
     }
     g["tpir_at_fpir"] = Json::array();
     for (const TpirAtFpir& t : r.tpir_at_fpir) {
-      Json entry;
-      entry["fpir"] = t.fpir;
-      entry["tpir"] = t.measurable ? Json(t.tpir) : Json(nullptr);
-      entry["threshold"] = t.measurable ? Json(t.threshold) : Json(nullptr);
-      g["tpir_at_fpir"].push_back(entry);
+      g["tpir_at_fpir"].push_back(
+          rateJson("fpir", t.fpir, "tpir", t.measurable, t.tpir, t.threshold));
     }
     out.push_back(std::move(g));
   }
@@ -59,11 +67,7 @@ Json toJson(const VerificationReport& report) {
   }
   j["tar_at_far"] = Json::array();
   for (const TarAtFar& t : m.tar_at_far) {
-    Json entry;
-    entry["far"] = t.far;
-    entry["tar"] = t.measurable ? Json(t.tar) : Json(nullptr);
-    entry["threshold"] = t.measurable ? Json(t.threshold) : Json(nullptr);
-    j["tar_at_far"].push_back(entry);
+    j["tar_at_far"].push_back(rateJson("far", t.far, "tar", t.measurable, t.tar, t.threshold));
   }
   j["eer"] = m.eer;
   j["eer_threshold"] = m.eer_threshold;
