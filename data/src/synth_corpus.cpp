@@ -1,11 +1,13 @@
 // synthesizeCorpus: option checks, output-directory safety, the per-identity thread pool with an
 // ordered, bounded write-out (ImageFolder or RecordIO), and the pairs / templates / quality.csv /
 // meta.json writers.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <chrono>
-#include <condition_variable>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
@@ -16,8 +18,6 @@
 #include <set>
 #include <stdexcept>
 #include <thread>
-
-#include <unistd.h>
 #include <vector>
 
 #include "file_util.h"
@@ -99,9 +99,9 @@ void prepareOutput(const fs::path& out) {
     throw DataError("synth: '" + out.string() + "' exists and is not a directory");
   }
   static const std::set<std::string> kOwned = {
-      "train",         "eval",          "quality.csv",   "meta.json",     "quality.csv.tmp",
-      "meta.json.tmp", "train.rec",     "train.idx",     "property",      "train.rec.tmp",
-      "train.idx.tmp", "property.tmp",  "ijb"};
+      "train",         "eval",         "quality.csv", "meta.json", "quality.csv.tmp",
+      "meta.json.tmp", "train.rec",    "train.idx",   "property",  "train.rec.tmp",
+      "train.idx.tmp", "property.tmp", "ijb"};
   std::vector<fs::path> entries;
   for (const auto& e : fs::directory_iterator(out, ec)) entries.push_back(e.path());
   if (ec) throw DataError("synth: cannot list '" + out.string() + "': " + ec.message());
@@ -163,7 +163,8 @@ std::string metaJson(const SynthOptions& o, int threads, bool complete, const Sy
                  {"pairs", "eval/pairs.txt (LFW layout)"},
                  {"templates", "eval/templates.csv, eval/template_pairs.csv (IJB-style)"},
                  {"quality", "quality.csv (yaw, roll in degrees)"}};
-  if (!o.ijb.empty()) j["layout"]["ijb"] = "ijb/loose_crop/<n>.jpg, ijb/meta/ (official IJB layout)";
+  if (!o.ijb.empty())
+    j["layout"]["ijb"] = "ijb/loose_crop/<n>.jpg, ijb/meta/ (official IJB layout)";
   j["notes"] = notes;
   j["threads"] = threads;
   j["seconds"] = r.seconds;
@@ -219,9 +220,9 @@ JobResult runJob(const SynthOptions& o, const fs::path& out, const Job& job,
     const std::vector<uint8_t> rgb = renderFace(id, im, o.size);
     std::vector<uint8_t> jpeg = encoder.encode(rgb.data(), o.size, o.size, im.jpeg_quality);
     if (split == 1 && !o.ijb.empty()) {
-      result.ijb_rows += synth::writeIjbFace(rgb, o.size, qualityScore(im), o.difficulty, o.seed,
-                                             job.identity, i, images, im.jpeg_quality,
-                                             out / "ijb", encoder);
+      result.ijb_rows +=
+          synth::writeIjbFace(rgb, o.size, qualityScore(im), o.difficulty, o.seed, job.identity, i,
+                              images, im.jpeg_quality, out / "ijb", encoder);
     }
     const std::string file = imageName(name, i);
     std::string path;

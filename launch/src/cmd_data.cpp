@@ -40,15 +40,14 @@ void addDataCommands(CLI::App& app, std::vector<Command>& out) {
       ->check(CLI::IsMember({"IJBC", "IJBB"}));
   out.push_back({s, [synth] {
                    data::SynthReport r = data::synthesizeCorpus(*synth);
-                   std::cout << "wrote " << r.train_images << " training images ("
-                             << synth->format << "), " << r.eval_images << " evaluation images, "
-                             << r.pairs << " pairs, " << r.templates << " templates and "
-                             << r.template_pairs << " template pairs"
+                   std::cout << "wrote " << r.train_images << " training images (" << synth->format
+                             << "), " << r.eval_images << " evaluation images, " << r.pairs
+                             << " pairs, " << r.templates << " templates and " << r.template_pairs
+                             << " template pairs"
                              << (r.ijb_faces ? " (and " + std::to_string(r.ijb_faces) +
                                                    " IJB crops under ijb/)"
                                              : std::string())
-                             << " to " << synth->out << " in "
-                             << r.seconds << " s\n";
+                             << " to " << synth->out << " in " << r.seconds << " s\n";
                    return kExitOk;
                  }});
 
