@@ -1,10 +1,13 @@
 // synthesizeCorpus: option checks, output-directory safety, the per-identity thread pool with an
 // ordered, bounded write-out (ImageFolder or RecordIO), and the pairs / templates / quality.csv /
 // meta.json writers.
+#include <unistd.h>
+
 #include <algorithm>
+#include <cctype>
 #include <chrono>
-#include <condition_variable>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
@@ -15,8 +18,6 @@
 #include <set>
 #include <stdexcept>
 #include <thread>
-
-#include <unistd.h>
 #include <vector>
 
 #include "file_util.h"
@@ -27,6 +28,7 @@
 #include "l2face/data/synth.h"
 #include "l2face/data/synth_params.h"
 #include "l2face/data/synth_render.h"
+#include "synth_ijb.h"
 #include "synth_pairs.h"
 #include "synth_templates.h"
 
@@ -76,6 +78,9 @@ void validate(const SynthOptions& o) {
   }
   if (o.templates_per_subject < 1) fail("templates_per_subject must be >= 1");
   if (!(o.difficulty >= 0.0 && o.difficulty <= 4.0)) fail("difficulty must be in [0, 4]");
+  if (!std::all_of(o.ijb.begin(), o.ijb.end(), [](char c) { return std::isalnum(c) != 0; })) {
+    fail("ijb must be a target name of letters and digits (e.g. IJBC), got '" + o.ijb + "'");
+  }
   if (o.identities > 999999 || o.eval_identities > 999999 || o.images_per_identity > 9999 ||
       o.eval_images_per_identity > 9999) {
     fail("at most 999999 identities and 9999 images per identity (name padding)");
@@ -94,9 +99,9 @@ void prepareOutput(const fs::path& out) {
     throw DataError("synth: '" + out.string() + "' exists and is not a directory");
   }
   static const std::set<std::string> kOwned = {
-      "train",         "eval",          "quality.csv",   "meta.json",     "quality.csv.tmp",
-      "meta.json.tmp", "train.rec",     "train.idx",     "property",      "train.rec.tmp",
-      "train.idx.tmp", "property.tmp"};
+      "train",         "eval",         "quality.csv", "meta.json", "quality.csv.tmp",
+      "meta.json.tmp", "train.rec",    "train.idx",   "property",  "train.rec.tmp",
+      "train.idx.tmp", "property.tmp", "ijb"};
   std::vector<fs::path> entries;
   for (const auto& e : fs::directory_iterator(out, ec)) entries.push_back(e.path());
   if (ec) throw DataError("synth: cannot list '" + out.string() + "': " + ec.message());
@@ -140,7 +145,8 @@ std::string metaJson(const SynthOptions& o, int threads, bool complete, const Sy
                   {"pairs_per_fold", o.pairs_per_fold},
                   {"difficulty", o.difficulty},
                   {"format", o.format},
-                  {"templates_per_subject", o.templates_per_subject}};
+                  {"templates_per_subject", o.templates_per_subject},
+                  {"ijb", o.ijb}};
   j["counts"] = {{"train_identities", o.identities},
                  {"train_images", r.train_images},
                  {"eval_identities", o.eval_identities},
@@ -149,13 +155,16 @@ std::string metaJson(const SynthOptions& o, int threads, bool complete, const Sy
                  {"pairs_per_fold", pairs_per_fold},
                  {"pairs", r.pairs},
                  {"templates", r.templates},
-                 {"template_pairs", r.template_pairs}};
+                 {"template_pairs", r.template_pairs},
+                 {"ijb_faces", r.ijb_faces}};
   j["layout"] = {{"train", o.format == "rec" ? "train.rec + train.idx + property (insightface)"
                                              : "train/<id>/<id>_NNNN.jpg"},
                  {"eval", "eval/<id>/<id>_NNNN.jpg"},
                  {"pairs", "eval/pairs.txt (LFW layout)"},
                  {"templates", "eval/templates.csv, eval/template_pairs.csv (IJB-style)"},
                  {"quality", "quality.csv (yaw, roll in degrees)"}};
+  if (!o.ijb.empty())
+    j["layout"]["ijb"] = "ijb/loose_crop/<n>.jpg, ijb/meta/ (official IJB layout)";
   j["notes"] = notes;
   j["threads"] = threads;
   j["seconds"] = r.seconds;
@@ -170,6 +179,7 @@ struct Job {
 // What one identity's task hands to the ordered writer.
 struct JobResult {
   std::string rows;                        // quality.csv lines
+  std::string ijb_rows;                    // IJB faces-list lines (options.ijb)
   std::vector<std::vector<uint8_t>> jpegs;  // only for RecordIO training images
 };
 
@@ -209,6 +219,11 @@ JobResult runJob(const SynthOptions& o, const fs::path& out, const Job& job,
     }
     const std::vector<uint8_t> rgb = renderFace(id, im, o.size);
     std::vector<uint8_t> jpeg = encoder.encode(rgb.data(), o.size, o.size, im.jpeg_quality);
+    if (split == 1 && !o.ijb.empty()) {
+      result.ijb_rows +=
+          synth::writeIjbFace(rgb, o.size, qualityScore(im), o.difficulty, o.seed, job.identity, i,
+                              images, im.jpeg_quality, out / "ijb", encoder);
+    }
     const std::string file = imageName(name, i);
     std::string path;
     if (to_record) {
@@ -247,8 +262,11 @@ class OrderedSink {
 
   void consume(const Job& job, const JobResult& r) {
     write(r.rows);
+    ijb_rows_ += r.ijb_rows;
     for (const auto& jpeg : r.jpegs) records_->add(job.identity, jpeg.data(), jpeg.size());
   }
+
+  const std::string& ijbRows() const { return ijb_rows_; }
 
   void finish() {
     if (records_) records_->finish(options_.identities);
@@ -273,7 +291,27 @@ class OrderedSink {
   std::string quality_tmp_;
   FILE* quality_ = nullptr;
   std::unique_ptr<FaceRecordWriter> records_;
+  std::string ijb_rows_;
 };
+
+// With options.ijb: the folders of the official IJB layout, before the images are written.
+void startIjb(const SynthOptions& o, const fs::path& out) {
+  if (o.ijb.empty()) return;
+  std::error_code ec;
+  fs::create_directories(out / "ijb" / "loose_crop", ec);
+  if (ec) throw DataError("synth: cannot create '" + (out / "ijb").string() + "': " + ec.message());
+}
+
+// With options.ijb: its meta/ lists, once every image's landmark line is known.
+void finishIjb(const SynthOptions& o, const fs::path& out, const synth::TemplatePlan& templates,
+               const std::string& face_rows, SynthReport& report, std::vector<std::string>& notes) {
+  if (o.ijb.empty()) return;
+  const synth::IjbMetaCounts ijb = synth::writeIjbMeta(
+      out / "ijb", o.ijb, templates, o.eval_identities, o.eval_images_per_identity, face_rows);
+  report.ijb_faces = report.eval_images;
+  for (const auto& note : ijb.notes) std::cerr << "note: synth: " << note << "\n";
+  notes.insert(notes.end(), ijb.notes.begin(), ijb.notes.end());
+}
 
 }  // namespace
 
@@ -318,6 +356,7 @@ SynthReport synthesizeCorpus(const SynthOptions& options) {
   // every earlier one has been written, and no task starts more than `window` ahead of the
   // writer, so memory stays bounded whatever the corpus size and the output is in job order
   // whatever the scheduling.
+  startIjb(options, out);
   OrderedSink sink(options, out);
   const size_t window = static_cast<size_t>(threads) * 4;
   std::mutex mutex;
@@ -366,6 +405,7 @@ SynthReport synthesizeCorpus(const SynthOptions& options) {
   writeFileAtomic((out / "eval" / "pairs.txt").string(), pairs.text);
   writeFileAtomic((out / "eval" / "templates.csv").string(), templates.templates_csv);
   writeFileAtomic((out / "eval" / "template_pairs.csv").string(), templates.pairs_csv);
+  finishIjb(options, out, templates, sink.ijbRows(), report, notes);
   report.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   writeFileAtomic((out / "meta.json").string(),

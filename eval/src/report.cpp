@@ -17,6 +17,40 @@ namespace {
 
 using Json = nlohmann::ordered_json;  // keeps the documented key order: diff-friendly reports
 
+// One rate at an operating point: {at_key: at, rate_key: rate, "threshold": t}, the rate and
+// threshold null when not measurable.
+Json rateJson(const char* at_key, double at, const char* rate_key, bool measurable, double rate,
+              double threshold) {
+  Json entry;
+  entry[at_key] = at;
+  entry[rate_key] = measurable ? Json(rate) : Json(nullptr);
+  entry["threshold"] = measurable ? Json(threshold) : Json(nullptr);
+  return entry;
+}
+
+Json identificationJson(const VerificationReport& report) {
+  Json out = Json::array();
+  for (const IdentificationResult& r : report.identification) {
+    Json g;
+    g["gallery"] = r.gallery;
+    g["gallery_templates"] = r.gallery_templates;
+    g["gallery_subjects"] = r.gallery_subjects;
+    g["mated"] = r.mated;
+    g["nonmated"] = r.nonmated;
+    g["ranks"] = Json::array();
+    for (const RankAccuracy& k : r.ranks) {
+      g["ranks"].push_back({{"rank", k.rank}, {"accuracy", k.accuracy}});
+    }
+    g["tpir_at_fpir"] = Json::array();
+    for (const TpirAtFpir& t : r.tpir_at_fpir) {
+      g["tpir_at_fpir"].push_back(
+          rateJson("fpir", t.fpir, "tpir", t.measurable, t.tpir, t.threshold));
+    }
+    out.push_back(std::move(g));
+  }
+  return out;
+}
+
 Json toJson(const VerificationReport& report) {
   const VerificationMetrics& m = report.metrics;
   Json j;
@@ -33,11 +67,7 @@ Json toJson(const VerificationReport& report) {
   }
   j["tar_at_far"] = Json::array();
   for (const TarAtFar& t : m.tar_at_far) {
-    Json entry;
-    entry["far"] = t.far;
-    entry["tar"] = t.measurable ? Json(t.tar) : Json(nullptr);
-    entry["threshold"] = t.measurable ? Json(t.threshold) : Json(nullptr);
-    j["tar_at_far"].push_back(entry);
+    j["tar_at_far"].push_back(rateJson("far", t.far, "tar", t.measurable, t.tar, t.threshold));
   }
   j["eer"] = m.eer;
   j["eer_threshold"] = m.eer_threshold;
@@ -53,11 +83,45 @@ Json toJson(const VerificationReport& report) {
     }
     j["roc"] = std::move(roc);
   }
+  if (!report.identification.empty()) j["identification"] = identificationJson(report);
   return j;
 }
 
 // Negatives needed before FAR `far` allows one false accept (same tolerance as tarAtFar).
 double negativesNeeded(double far) { return std::ceil((1.0 - 1e-9) / far); }
+
+// The 1:N lines of reportTable: per gallery its size, the CMC ranks and TPIR at each FPIR.
+std::string identificationTable(const VerificationReport& report) {
+  std::string out;
+  char line[200];
+  for (const IdentificationResult& r : report.identification) {
+    std::snprintf(line, sizeof(line),
+                  "  1:N %s: %lld templates of %lld subjects; %lld mated, %lld non-mated probes\n",
+                  r.gallery.c_str(), static_cast<long long>(r.gallery_templates),
+                  static_cast<long long>(r.gallery_subjects), static_cast<long long>(r.mated),
+                  static_cast<long long>(r.nonmated));
+    out += line;
+    for (const RankAccuracy& k : r.ranks) {
+      char label[48];
+      std::snprintf(label, sizeof(label), "rank-%d", k.rank);
+      std::snprintf(line, sizeof(line), "    %-14s %7.3f%%\n", label, 100.0 * k.accuracy);
+      out += line;
+    }
+    for (const TpirAtFpir& t : r.tpir_at_fpir) {
+      char label[48];
+      std::snprintf(label, sizeof(label), "TPIR@FPIR=%g", t.fpir);
+      if (t.measurable) {
+        std::snprintf(line, sizeof(line), "    %-14s %7.3f%%  (threshold %.4f)\n", label,
+                      100.0 * t.tpir, t.threshold);
+      } else {
+        std::snprintf(line, sizeof(line), "    %-14s not measurable with %lld non-mated probes\n",
+                      label, static_cast<long long>(r.nonmated));
+      }
+      out += line;
+    }
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -105,7 +169,7 @@ std::string reportTable(const VerificationReport& report) {
   out += line;
   std::snprintf(line, sizeof(line), "  %-16s %8.5f\n", "AUC", m.auc);
   out += line;
-  return out;
+  return out + identificationTable(report);
 }
 
 namespace {
@@ -163,6 +227,30 @@ void writeScoresCsv(const std::string& path, const std::vector<double>& scores,
   for (size_t i = 0; i < scores.size(); ++i) {
     ok = ok && std::fprintf(file.get(), "%d,%.17g\n", labels[i], scores[i]) > 0;
   }
+  file.commit(ok);
+}
+
+void writeNpy(const std::string& path, const std::vector<float>& values, size_t rows, int dim) {
+  if (dim < 1 || values.size() != rows * static_cast<size_t>(dim)) {
+    throw EvalError(path + ": " + std::to_string(values.size()) + " floats are not " +
+                    std::to_string(rows) + " rows of " + std::to_string(dim));
+  }
+  static_assert(sizeof(float) == 4, "float32");
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" +
+                       std::to_string(rows) + ", " + std::to_string(dim) + "), }";
+  // Magic (6) + version (2) + length (2) + header, padded with spaces to a multiple of 64,
+  // ending in a newline.
+  const size_t total = (10 + header.size() + 1 + 63) / 64 * 64;
+  header.append(total - 10 - header.size() - 1, ' ');
+  header += '\n';
+  const uint16_t length = static_cast<uint16_t>(header.size());
+  std::string preamble = std::string("\x93NUMPY\x01\x00", 8);
+  preamble += static_cast<char>(length & 0xff);
+  preamble += static_cast<char>(length >> 8);
+  AtomicFile file(path);
+  bool ok = std::fwrite(preamble.data(), 1, preamble.size(), file.get()) == preamble.size();
+  ok = ok && std::fwrite(header.data(), 1, header.size(), file.get()) == header.size();
+  ok = ok && std::fwrite(values.data(), sizeof(float), values.size(), file.get()) == values.size();
   file.commit(ok);
 }
 

@@ -56,7 +56,7 @@ std::vector<std::string> EvalSuite::names() const {
 }
 
 std::vector<VerificationReport> EvalSuite::run(const Embedder& files, const BytesEmbedder& bytes,
-                                               int dim) const {
+                                               int dim, const EmbedShards& shards) const {
   if ((!pairs_.empty() || templates_) && !files) {
     throw EvalError("EvalSuite::run: image-file sets need a file embedder");
   }
@@ -64,14 +64,14 @@ std::vector<VerificationReport> EvalSuite::run(const Embedder& files, const Byte
   std::vector<VerificationReport> reports;
   const EvalOptions& o = options_;
   if (!pairs_.empty()) {
-    reports.push_back(runPairs(pairs_, files, dim, o.batch_size, o.far, pairs_name_));
+    reports.push_back(runPairs(pairs_, files, dim, o.batch_size, o.far, pairs_name_, shards));
   }
   for (const BinSet& set : bins_) {
-    reports.push_back(runBin(set, bytes, dim, o.batch_size, o.far, o.folds, set.name));
+    reports.push_back(runBin(set, bytes, dim, o.batch_size, o.far, o.folds, set.name, shards));
   }
   if (templates_) {
     reports.push_back(runTemplates(*templates_, template_pairs_, files, dim, o.batch_size, o.far,
-                                   o.media_pool, templates_name_));
+                                   o.media_pool, templates_name_, shards));
   }
   return reports;
 }

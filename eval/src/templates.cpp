@@ -226,22 +226,48 @@ std::vector<float> poolTemplates(const TemplateSet& set, const std::vector<float
   return out;
 }
 
+std::vector<double> templatePairScores(const TemplateSet& set,
+                                       const std::vector<TemplatePair>& pairs,
+                                       const std::vector<float>& features, int dim) {
+  const size_t d = static_cast<size_t>(dim);
+  const size_t n = set.templates.size();
+  if (features.size() != n * d) {
+    throw EvalError("templatePairScores: " + std::to_string(features.size()) + " floats for " +
+                    std::to_string(n) + " templates of dim " + std::to_string(dim));
+  }
+  std::vector<double> scores(pairs.size());
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    const TemplatePair& p = pairs[i];
+    if (p.a >= n || p.b >= n) {
+      throw EvalError("templatePairScores: pair " + std::to_string(i) + " names template index " +
+                      std::to_string(std::max(p.a, p.b)) + " of " + std::to_string(n));
+    }
+    scores[i] = detail::dotWide(features.data() + p.a * d, features.data() + p.b * d, dim);
+  }
+  return scores;
+}
+
 VerificationReport runTemplates(const TemplateSet& set, const std::vector<TemplatePair>& pairs,
                                 const Embedder& embed, int dim, int batch_size,
                                 const std::vector<double>& fars, bool media_pool,
-                                const std::string& name) {
+                                const std::string& name, const EmbedShards& shards) {
   const auto start = std::chrono::steady_clock::now();
   const std::string context = "runTemplates(" + name + ")";
   detail::checkRunArguments(context, pairs.size(), dim, batch_size, static_cast<bool>(embed));
   std::vector<std::string> batch;
-  const std::vector<float> images = detail::embedNormalised(
+  const std::vector<float> images = detail::embedRows(
       set.images.size(), dim, batch_size,
       [&](size_t begin, size_t end, std::vector<float>& out) {
         batch.assign(set.images.begin() + static_cast<std::ptrdiff_t>(begin),
                      set.images.begin() + static_cast<std::ptrdiff_t>(end));
         embed(batch, out);
       },
-      [&](size_t i) { return set.images[i]; }, context);
+      [&](size_t i) { return set.images[i]; }, context, shards);
+  if (!shards.scores()) {
+    VerificationReport report;
+    report.name = name;
+    return report;
+  }
   const std::vector<float> features = poolTemplates(set, images, dim, media_pool);
 
   VerificationReport report;
@@ -249,15 +275,9 @@ VerificationReport runTemplates(const TemplateSet& set, const std::vector<Templa
   report.protocol = "templates";
   report.pairs = static_cast<int64_t>(pairs.size());
   report.embedding_dim = dim;
+  report.scores = templatePairScores(set, pairs, features, dim);
   std::vector<int> folds;
-  const size_t d = static_cast<size_t>(dim);
   for (const TemplatePair& p : pairs) {
-    if (p.a >= set.templates.size() || p.b >= set.templates.size()) {
-      throw EvalError(context + ": a pair names template index " +
-                      std::to_string(std::max(p.a, p.b)) + " of " +
-                      std::to_string(set.templates.size()));
-    }
-    report.scores.push_back(detail::dot(features.data() + p.a * d, features.data() + p.b * d, dim));
     report.labels.push_back(p.same ? 1 : 0);
     folds.push_back(p.fold);
   }

@@ -13,15 +13,35 @@
 namespace l2face::eval {
 namespace detail {
 
-std::vector<float> embedNormalised(
+namespace {
+
+// Checks one embedded row and writes it (normalised or not) to dst.
+void storeRow(const float* row, int dim, bool normalise, float* dst, const std::string& context,
+              const std::function<std::string()>& name) {
+  const double norm2 = dot(row, row, dim);
+  // A zero or non-finite embedding has no direction: a cosine would be meaningless.
+  if (!std::isfinite(norm2) || norm2 <= 0.0) {
+    throw EvalError(context + ": embedding of " + name() + " is " +
+                    (std::isfinite(norm2) ? "all zeros" : "non-finite") +
+                    " (broken image or diverged model?)");
+  }
+  const double inv = normalise ? 1.0 / std::sqrt(norm2) : 1.0;
+  for (int k = 0; k < dim; ++k) dst[k] = normalise ? static_cast<float>(row[k] * inv) : row[k];
+}
+
+}  // namespace
+
+std::vector<float> embedRows(
     size_t count, int dim, int batch_size,
     const std::function<void(size_t begin, size_t end, std::vector<float>& out)>& embed_batch,
-    const std::function<std::string(size_t)>& name, const std::string& context) {
+    const std::function<std::string(size_t)>& name, const std::string& context,
+    const EmbedShards& shards, bool normalise) {
   const size_t d = static_cast<size_t>(dim);
-  std::vector<float> all(count * d);
+  const auto [first, last] = shardRange(count, batch_size, shards.rank, shards.world);
+  std::vector<float> mine((last - first) * d);
   std::vector<float> out;
-  for (size_t begin = 0; begin < count; begin += static_cast<size_t>(batch_size)) {
-    const size_t end = std::min(count, begin + static_cast<size_t>(batch_size));
+  for (size_t begin = first; begin < last; begin += static_cast<size_t>(batch_size)) {
+    const size_t end = std::min(last, begin + static_cast<size_t>(batch_size));
     const size_t n = end - begin;
     out.clear();
     embed_batch(begin, end, out);
@@ -31,18 +51,16 @@ std::vector<float> embedNormalised(
                       " (expected " + std::to_string(n * d) + "; first image " + name(begin) + ")");
     }
     for (size_t r = 0; r < n; ++r) {
-      const float* row = out.data() + r * d;
-      const double norm2 = dot(row, row, dim);
-      // A zero or non-finite embedding has no direction: a cosine would be meaningless.
-      if (!std::isfinite(norm2) || norm2 <= 0.0) {
-        throw EvalError(context + ": embedding of " + name(begin + r) + " is " +
-                        (std::isfinite(norm2) ? "all zeros" : "non-finite") +
-                        " (broken image or diverged model?)");
-      }
-      const double inv = 1.0 / std::sqrt(norm2);
-      float* dst = all.data() + (begin + r) * d;
-      for (size_t k = 0; k < d; ++k) dst[k] = static_cast<float>(row[k] * inv);
+      storeRow(out.data() + r * d, dim, normalise, mine.data() + (begin - first + r) * d, context,
+               [&] { return name(begin + r); });
     }
+  }
+  if (shards.world <= 1) return mine;
+  if (!shards.gather) throw EvalError(context + ": sharded embedding without a gather");
+  std::vector<float> all = shards.gather(mine);
+  if (all.size() != count * d) {
+    throw EvalError(context + ": gathered " + std::to_string(all.size()) + " floats for " +
+                    std::to_string(count) + " images of dim " + std::to_string(dim));
   }
   return all;
 }
@@ -59,31 +77,52 @@ void checkRunArguments(const std::string& context, size_t pairs, int dim, int ba
 
 }  // namespace detail
 
+std::pair<size_t, size_t> shardRange(size_t count, int batch_size, int rank, int world) {
+  if (batch_size < 1 || world < 1 || rank < 0 || rank >= world) {
+    throw EvalError("shardRange: batch_size " + std::to_string(batch_size) + ", rank " +
+                    std::to_string(rank) + " of " + std::to_string(world));
+  }
+  const size_t b = static_cast<size_t>(batch_size);
+  const size_t batches = (count + b - 1) / b;
+  const size_t w = static_cast<size_t>(world), r = static_cast<size_t>(rank);
+  const size_t base = batches / w, extra = batches % w;
+  const size_t first_batch = r * base + std::min(r, extra);
+  const size_t n_batches = base + (r < extra ? 1 : 0);
+  return {std::min(count, first_batch * b), std::min(count, (first_batch + n_batches) * b)};
+}
+
 namespace {
 
 double secondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+VerificationReport unscored(const std::string& name) {
+  VerificationReport report;
+  report.name = name;
+  return report;
+}
+
 }  // namespace
 
 VerificationReport runPairs(const std::vector<Pair>& pairs, const Embedder& embed, int dim,
                             int batch_size, const std::vector<double>& fars,
-                            const std::string& name) {
+                            const std::string& name, const EmbedShards& shards) {
   const auto start = std::chrono::steady_clock::now();
   const std::string context = "runPairs(" + name + ")";
   detail::checkRunArguments(context, pairs.size(), dim, batch_size, static_cast<bool>(embed));
 
   const std::vector<std::string> images = uniqueImages(pairs);
   std::vector<std::string> batch;
-  const std::vector<float> embeddings = detail::embedNormalised(
+  const std::vector<float> embeddings = detail::embedRows(
       images.size(), dim, batch_size,
       [&](size_t begin, size_t end, std::vector<float>& out) {
         batch.assign(images.begin() + static_cast<std::ptrdiff_t>(begin),
                      images.begin() + static_cast<std::ptrdiff_t>(end));
         embed(batch, out);
       },
-      [&](size_t i) { return images[i]; }, "runPairs");
+      [&](size_t i) { return images[i]; }, "runPairs", shards);
+  if (!shards.scores()) return unscored(name);
   auto rowOf = [&](const std::string& path) {
     const auto it = std::lower_bound(images.begin(), images.end(), path);
     return embeddings.data() + static_cast<size_t>(it - images.begin()) * static_cast<size_t>(dim);
@@ -109,7 +148,8 @@ VerificationReport runPairs(const std::vector<Pair>& pairs, const Embedder& embe
 }
 
 VerificationReport runBin(const BinSet& set, const BytesEmbedder& embed, int dim, int batch_size,
-                          const std::vector<double>& fars, int folds, const std::string& name) {
+                          const std::vector<double>& fars, int folds, const std::string& name,
+                          const EmbedShards& shards) {
   const auto start = std::chrono::steady_clock::now();
   const std::string context = "runBin(" + name + ")";
   detail::checkRunArguments(context, set.same.size(), dim, batch_size, static_cast<bool>(embed));
@@ -136,7 +176,7 @@ VerificationReport runBin(const BinSet& set, const BytesEmbedder& embed, int dim
     }
   }
   std::vector<EncodedImage> batch;
-  const std::vector<float> embeddings = detail::embedNormalised(
+  const std::vector<float> embeddings = detail::embedRows(
       first.size(), dim, batch_size,
       [&](size_t begin, size_t end, std::vector<float>& out) {
         batch.clear();
@@ -145,7 +185,8 @@ VerificationReport runBin(const BinSet& set, const BytesEmbedder& embed, int dim
         }
         embed(batch, out);
       },
-      [&](size_t u) { return imageName(first[u]); }, context);
+      [&](size_t u) { return imageName(first[u]); }, context, shards);
+  if (!shards.scores()) return unscored(name);
 
   VerificationReport report;
   report.name = name;

@@ -34,13 +34,20 @@ void addDataCommands(CLI::App& app, std::vector<Command>& out) {
   s->add_option("--templates-per-subject", synth->templates_per_subject,
                 "IJB-style templates per evaluation identity (eval/templates.csv)")
       ->check(CLI::Range(1, 1000));
+  s->add_option("--ijb", synth->ijb,
+                "Also write the evaluation split in the official IJB layout for this target "
+                "(e.g. IJBC) under OUT/ijb")
+      ->check(CLI::IsMember({"IJBC", "IJBB"}));
   out.push_back({s, [synth] {
                    data::SynthReport r = data::synthesizeCorpus(*synth);
-                   std::cout << "wrote " << r.train_images << " training images ("
-                             << synth->format << "), " << r.eval_images << " evaluation images, "
-                             << r.pairs << " pairs, " << r.templates << " templates and "
-                             << r.template_pairs << " template pairs to " << synth->out << " in "
-                             << r.seconds << " s\n";
+                   std::cout << "wrote " << r.train_images << " training images (" << synth->format
+                             << "), " << r.eval_images << " evaluation images, " << r.pairs
+                             << " pairs, " << r.templates << " templates and " << r.template_pairs
+                             << " template pairs"
+                             << (r.ijb_faces ? " (and " + std::to_string(r.ijb_faces) +
+                                                   " IJB crops under ijb/)"
+                                             : std::string())
+                             << " to " << synth->out << " in " << r.seconds << " s\n";
                    return kExitOk;
                  }});
 

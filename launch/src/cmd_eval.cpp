@@ -1,18 +1,24 @@
-// eval: verification of a checkpoint on pairs, .bin and template sets; of a scores CSV from any
-// system; or a comparison of saved reports. Tables, JSON, ROC CSV and an ROC plot.
+// eval: verification of a checkpoint on pairs, .bin, template and official IJB sets (one process,
+// or sharded over the ranks of mpirun); of a scores CSV from any system; or a comparison of saved
+// reports. Tables, JSON, ROC CSV and an ROC plot.
 #include <cctype>
 #include <filesystem>
 #include <iostream>
 #include <memory>
 
 #include "commands.h"
+#include "eval_job.h"
+#include "face_embedder.h"
 #include "l2face/data/jpeg.h"
 #include "l2face/eval/compare.h"
+#include "l2face/eval/errors.h"
+#include "l2face/eval/ijb.h"
 #include "l2face/eval/metrics.h"
 #include "l2face/eval/plot.h"
 #include "l2face/eval/suite.h"
 #include "l2face/eval/verification.h"
 #include "l2face/launch/internal/config.h"
+#include "l2face/trainer/device_info.h"
 #include "l2face/trainer/embedding_model.h"
 #include "l2face/trainer/file_embedder.h"
 
@@ -29,6 +35,10 @@ struct EvalArgs {
   std::vector<std::string> bins;
   std::string templates;
   std::string template_pairs;
+  std::string ijb;
+  std::string target = "IJBC";
+  std::vector<double> fpir = {0.01, 0.1};
+  std::string save_features;
   bool media_pool = false;
   std::string scores;
   std::vector<std::string> compare;
@@ -40,6 +50,7 @@ struct EvalArgs {
   std::vector<double> far;
   int folds = 10;
   int batch_size = 128;
+  int threads = 0;
   bool no_flip = false;
   // Which options were given (so a flag overrides the config file only when present).
   CLI::Option* far_opt = nullptr;
@@ -156,28 +167,80 @@ eval::BytesEmbedder modelBytesEmbedder(trainer::EmbeddingModel& model, bool flip
       model.inputSize(), model.dim());
 }
 
-int evalModel(const EvalArgs& a) {
-  const eval::EvalOptions o = evalOptions(a);
+void checkModelArguments(const EvalArgs& a, const eval::EvalOptions& o) {
   if (a.checkpoint.empty()) {
     throw std::invalid_argument(
-        "eval needs --checkpoint with --pairs, --bin or --templates (or a --config naming "
+        "eval needs --checkpoint with --pairs, --bin, --templates or --ijb (or a --config naming "
         "them); or --scores FILE; or --compare A.json B.json");
   }
-  if (o.pairs.empty() && o.bins.empty() && o.templates.empty()) {
-    throw std::invalid_argument("eval --checkpoint needs a set: --pairs, --bin or --templates");
+  if (o.pairs.empty() && o.bins.empty() && o.templates.empty() && a.ijb.empty()) {
+    throw std::invalid_argument(
+        "eval --checkpoint needs a set: --pairs, --bin, --templates or --ijb");
   }
   if (!a.template_pairs.empty() && o.templates.empty()) {
     throw std::invalid_argument("--template-pairs needs --templates");
   }
+  if (!a.save_features.empty() && a.ijb.empty()) {
+    throw std::invalid_argument("--save-features writes the faces of --ijb: give --ijb");
+  }
+}
+
+// An IJB set's input errors (meta files, crops, landmarks) are usage errors: exit 2.
+template <typename F>
+auto ijbInput(F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const eval::EvalError& e) {
+    throw std::invalid_argument(std::string("IJB input: ") + e.what());
+  }
+}
+
+// Embeds the IJB faces (this rank's share) and, on the leader, scores them.
+eval::VerificationReport runIjb(const EvalArgs& a, const eval::EvalOptions& o,
+                                const eval::IjbSet& set, trainer::EmbeddingModel& model,
+                                const EvalJob& job) {
+  const eval::FaceEmbedder faces = alignedFaceEmbedder(
+      [&](const uint8_t* nhwc, int n, float* out) { model.embed(nhwc, n, o.flip, out); },
+      model.inputSize(), model.dim());
+  const std::vector<float> features = ijbInput(
+      [&] { return eval::embedIjbFaces(set, faces, model.dim(), o.batch_size, job.shards); });
+  if (!job.leader()) return {};
+  if (!a.save_features.empty()) {
+    eval::writeNpy(a.save_features, features, set.faces.size(), model.dim());
+    std::cout << "features: " << a.save_features << "\n";
+  }
+  return eval::scoreIjb(set, features, model.dim(), o.far, a.fpir, set.target);
+}
+
+int evalModel(const EvalArgs& a) {
+  const eval::EvalOptions o = evalOptions(a);
+  checkModelArguments(a, o);
+  const EvalJob job = makeEvalJob();
+  // The same count in every rank, whatever the launcher: CPU features depend on it.
+  trainer::setComputeThreads(a.threads);
   auto model = trainer::EmbeddingModel::load(a.checkpoint, a.device);
   // Every set is read before any is embedded: a malformed file fails before the slow part.
   const eval::EvalSuite suite(o);
-  std::cout << "checkpoint " << model->checkpointDir() << " (step " << model->step() << ")\n";
-  const eval::Embedder files = trainer::fileEmbedder(
-      [&](const uint8_t* nhwc, int n, float* out) { model->embed(nhwc, n, o.flip, out); },
-      model->inputSize(), model->dim());
-  const std::vector<eval::VerificationReport> reports = suite.run(
-      files, suite.needsBytes() ? modelBytesEmbedder(*model, o.flip) : nullptr, model->dim());
+  std::unique_ptr<eval::IjbSet> ijb;
+  if (!a.ijb.empty()) {
+    ijb = ijbInput(
+        [&] { return std::make_unique<eval::IjbSet>(eval::readIjb(a.ijb, a.target, o.folds)); });
+  }
+  if (job.leader()) {
+    std::cout << "checkpoint " << model->checkpointDir() << " (step " << model->step() << ")";
+    if (job.ctx.world_size > 1) std::cout << ", " << job.ctx.world_size << " ranks";
+    std::cout << "\n";
+  }
+  std::vector<eval::VerificationReport> reports;
+  if (!suite.empty()) {
+    const eval::Embedder files = trainer::fileEmbedder(
+        [&](const uint8_t* nhwc, int n, float* out) { model->embed(nhwc, n, o.flip, out); },
+        model->inputSize(), model->dim());
+    reports = suite.run(files, suite.needsBytes() ? modelBytesEmbedder(*model, o.flip) : nullptr,
+                        model->dim(), job.shards);
+  }
+  if (ijb) reports.push_back(runIjb(a, o, *ijb, *model, job));
+  if (!job.leader()) return kExitOk;  // rank 0 reports
   for (const auto& r : reports) std::cout << eval::reportTable(r);
   const std::string out =
       a.out.empty() ? (fs::path(model->checkpointDir()) / "eval.json").string() : a.out;
@@ -190,7 +253,7 @@ int evalModel(const EvalArgs& a) {
 
 int runEval(const EvalArgs& a) {
   const bool model_mode = !a.checkpoint.empty() || !a.config.empty() || !a.pairs.empty() ||
-                          !a.bins.empty() || !a.templates.empty();
+                          !a.bins.empty() || !a.templates.empty() || !a.ijb.empty();
   if (!a.compare.empty()) {
     if (model_mode || !a.scores.empty() || !a.out.empty() || !a.roc_csv.empty() ||
         !a.save_scores.empty()) {
@@ -210,7 +273,9 @@ int runEval(const EvalArgs& a) {
 void addEvalCommands(CLI::App& app, std::vector<Command>& out) {
   auto a = std::make_shared<EvalArgs>();
   auto* e = app.add_subcommand(
-      "eval", "Face verification (pairs, .bin sets, IJB-style templates, scores; compare runs)");
+      "eval",
+      "Face verification (pairs, .bin sets, IJB-style templates, official IJB 1:1 and 1:N, "
+      "scores; compare runs); under mpirun the ranks share the embedding");
   e->add_option("--checkpoint", a->checkpoint, "Checkpoint directory, or a run directory (newest)");
   e->add_option("--config", a->config, "Take the sets and settings of this config's eval section")
       ->check(CLI::ExistingFile);
@@ -222,6 +287,15 @@ void addEvalCommands(CLI::App& app, std::vector<Command>& out) {
   e->add_option("--templates", a->templates, "templates.csv, or the folder holding it");
   e->add_option("--template-pairs", a->template_pairs,
                 "Template pairs CSV (default: template_pairs.csv beside the templates)");
+  e->add_option("--ijb", a->ijb,
+                "Official IJB layout: the folder holding meta/ and loose_crop/ (1:1 and 1:N)");
+  e->add_option("--target", a->target, "IJB target naming the meta files: IJBC (default), IJBB")
+      ->check(CLI::IsMember({"IJBC", "IJBB", "ijbc", "ijbb"}));
+  e->add_option("--fpir", a->fpir, "IJB 1:N: FPIRs at which to report TPIR (default 0.01,0.1)")
+      ->delimiter(',')
+      ->check(CLI::Range(1e-12, 0.999999));
+  e->add_option("--save-features", a->save_features,
+                "IJB: write each face's feature (f(crop) + f(mirror), before weighting) as .npy");
   a->media_opt = e->add_flag("--media-pool", a->media_pool,
                              "Templates: average features within each media first (IJB)");
   e->add_option("--scores", a->scores, "Instead of a model: CSV of label,score to evaluate");
@@ -241,6 +315,10 @@ void addEvalCommands(CLI::App& app, std::vector<Command>& out) {
                      ->check(CLI::Range(2, 1000));
   a->batch_opt = e->add_option("--batch-size", a->batch_size, "Embedding batch size")
                      ->check(CLI::Range(1, 65536));
+  e->add_option("--threads", a->threads,
+                "CPU threads of each process (0 = the host's cores; the same under mpirun, so "
+                "ranks compute what one process computes)")
+      ->check(CLI::Range(0, 4096));
   e->add_option("--device", a->device, "auto | cpu | cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   e->add_flag("--no-flip", a->no_flip, "Do not add the mirrored image's embedding");

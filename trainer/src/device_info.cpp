@@ -1,10 +1,14 @@
-// torchDeviceInfo: torch's version and its view of CUDA, for `l2face doctor`.
+// torchDeviceInfo: torch's version and its view of CUDA, for `l2face doctor`; the intra-op threads.
 #include "l2face/trainer/device_info.h"
 
 #include <ATen/Context.h>
+#include <ATen/Parallel.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
+
+#include <algorithm>
+#include <thread>
 
 #include "l2face/comm/runtime_info.h"
 
@@ -24,6 +28,13 @@ TorchDeviceInfo torchDeviceInfo() {
   }
   info.run_device_auto = torch::cuda::is_available() ? "cuda" : "cpu";
   return info;
+}
+
+int setComputeThreads(int threads) {
+  const int n =
+      threads > 0 ? threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  at::set_num_threads(n);
+  return n;
 }
 
 comm::TensorDevice tensorDeviceOf(const std::string& run_device,

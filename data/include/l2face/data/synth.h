@@ -28,6 +28,8 @@ struct SynthOptions {
   std::string format = "folder";     // training split: "folder" (ImageFolder) or "rec"
                                      // (insightface RecordIO: train.rec, train.idx, property)
   int templates_per_subject = 2;     // IJB-style templates per evaluation identity
+  std::string ijb;                   // "" = none; a target name (IJBC, IJBB): the evaluation
+                                     // split also in the official IJB layout under out/ijb/
 };
 
 struct SynthReport {
@@ -36,6 +38,7 @@ struct SynthReport {
   int64_t pairs = 0;  // lines in pairs.txt after the header (matched + mismatched, all folds)
   int64_t templates = 0;
   int64_t template_pairs = 0;  // genuine + impostor
+  int64_t ijb_faces = 0;       // loose crops under out/ijb (0 without options.ijb)
   double seconds = 0.0;
 };
 
@@ -59,6 +62,18 @@ struct SynthReport {
 //   out/eval/template_pairs.csv              template_a,template_b,label: every two templates of
 //                                            a subject (1), then as many distinct pairs of
 //                                            templates of different subjects (0)
+//   out/ijb/loose_crop/<n>.jpg, out/ijb/meta/ with options.ijb = target: every evaluation image
+//                                            again, placed in the wild (drawWildPlacement), n =
+//                                            1 + subject·images + image; meta/ as insightface's
+//                                            IJB evaluation reads it: <t>_name_5pts_score.txt
+//                                            (noisy landmarks, faceness 0.5 + 0.5·quality),
+//                                            <t>_face_tid_mid.txt (templates.csv's template and
+//                                            media ids), <t>_template_pair_label.txt
+//                                            (template_pairs.csv), and the 1:N lists
+//                                            <t>_1N_gal_G1.csv / _G2.csv (IJBB: S1, S2; each
+//                                            subject's first template, even / odd subjects) and
+//                                            <t>_1N_probe_mixed.csv (the other templates); <t> is
+//                                            the target in lower case (see synth_ijb.h)
 //   out/quality.csv                          split,path,label,quality,yaw,roll,scale,
 //                                            illumination,occlusion,blur,jpeg_quality
 //   out/meta.json                            options, counts, notes, generator version

@@ -32,8 +32,10 @@ class EvalSuite {
 
   // One report per set, in order. `files` embeds image files (pairs, templates), `bytes`
   // encoded images (.bin sets); either may be empty when no set needs it (else EvalError).
-  std::vector<VerificationReport> run(const Embedder& files, const BytesEmbedder& bytes,
-                                      int dim) const;
+  // With shards.world > 1 a collective call on every rank: each embeds its share of every set,
+  // rank 0 gets the reports, the others reports holding only the names.
+  std::vector<VerificationReport> run(const Embedder& files, const BytesEmbedder& bytes, int dim,
+                                      const EmbedShards& shards = {}) const;
 
  private:
   EvalOptions options_;

@@ -63,12 +63,20 @@ std::vector<TemplatePair> readTemplatePairs(const std::string& pairs_file, const
 std::vector<float> poolTemplates(const TemplateSet& set, const std::vector<float>& image_features,
                                  int dim, bool media_pool);
 
+// Cosine of each pair's template features (features: set.templates.size() × dim floats, rows
+// L2-normalised, as poolTemplates returns), in pair order. Throws EvalError for a pair naming a
+// template index out of range.
+std::vector<double> templatePairScores(const TemplateSet& set,
+                                       const std::vector<TemplatePair>& pairs,
+                                       const std::vector<float>& features, int dim);
+
 // Embeds every image of `set` once (batches of at most batch_size, sorted path order),
 // L2-normalises, pools the templates (poolTemplates), scores each pair by the cosine of its
-// template features and computes the metrics with TemplatePair::fold. Errors as runPairs.
+// template features and computes the metrics with TemplatePair::fold. Errors and `shards` as
+// runPairs.
 VerificationReport runTemplates(const TemplateSet& set, const std::vector<TemplatePair>& pairs,
                                 const Embedder& embed, int dim, int batch_size,
                                 const std::vector<double>& fars, bool media_pool,
-                                const std::string& name);
+                                const std::string& name, const EmbedShards& shards = {});
 
 }  // namespace l2face::eval

@@ -7,8 +7,10 @@
 #include <vector>
 
 #include "l2face/eval/bin_set.h"
+#include "l2face/eval/identification.h"
 #include "l2face/eval/metrics.h"
 #include "l2face/eval/pairs.h"
+#include "l2face/eval/shards.h"
 
 namespace l2face::eval {
 
@@ -40,6 +42,8 @@ struct VerificationReport {
   // caller can write the ROC (writeRocCsv) or the scores without embedding again.
   std::vector<double> scores;
   std::vector<int> labels;
+  // 1:N searches (IJB sets with 1:N files): one per gallery.
+  std::vector<IdentificationResult> identification;
 };
 
 // Embeds every unique image once, in batches of at most batch_size (sorted path order), L2-
@@ -47,17 +51,20 @@ struct VerificationReport {
 // the folds of Pair::fold. Throws EvalError for empty pairs, dim/batch_size < 1, an embedder that
 // returns the wrong number of floats, or an embedding that is non-finite or zero (naming the
 // image). Not thread-safe with respect to `embed`: it is called from the calling thread only.
+// With shards.world > 1 (a collective call on every rank) each rank embeds its share of the
+// batches; rank 0 returns the report, the others a report holding only the name.
 VerificationReport runPairs(const std::vector<Pair>& pairs, const Embedder& embed, int dim,
                             int batch_size, const std::vector<double>& fars,
-                            const std::string& name);
+                            const std::string& name, const EmbedShards& shards = {});
 
 // Embeds the images of a .bin set in file order (batches of at most batch_size; byte-identical
 // images, which LFW-style sets hold many of, once: same bytes, same embedding), L2-normalises,
 // scores pair i by the cosine of images 2i and 2i+1, and computes the metrics over `folds`
 // contiguous folds (contiguousFolds: insightface's 10-fold split for folds = 10). Errors as
-// runPairs; the embedder's images are named "<set file> images[i] (pair p)".
+// runPairs; the embedder's images are named "<set file> images[i] (pair p)". `shards` as runPairs.
 VerificationReport runBin(const BinSet& set, const BytesEmbedder& embed, int dim, int batch_size,
-                          const std::vector<double>& fars, int folds, const std::string& name);
+                          const std::vector<double>& fars, int folds, const std::string& name,
+                          const EmbedShards& shards = {});
 
 // The report of scores computed elsewhere (label 1 = same), metrics over `folds` contiguous
 // folds; embedding_dim 0.
@@ -86,6 +93,10 @@ void writeTextFile(const std::string& path, const std::string& text);
 // order, scores printed exactly (%.17g), atomically.
 void writeScoresCsv(const std::string& path, const std::vector<double>& scores,
                     const std::vector<int>& labels);
+
+// Writes rows × dim floats as a NumPy .npy file (format 1.0, little-endian float32, C order),
+// atomically: numpy.load reads it. Throws EvalError naming the path.
+void writeNpy(const std::string& path, const std::vector<float>& values, size_t rows, int dim);
 
 // Writes the ROC (rocCurve) as CSV `far,tar,threshold`, atomically (temp file, then rename).
 void writeRocCsv(const std::string& path, const std::vector<double>& scores,

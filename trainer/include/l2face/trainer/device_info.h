@@ -26,4 +26,8 @@ TorchDeviceInfo torchDeviceInfo();
 comm::TensorDevice tensorDeviceOf(const std::string& run_device,
                                   const std::string& auto_resolves_to);
 
+// Sets the intra-op threads torch uses for this process's CPU work; threads < 1 means the host's
+// hardware concurrency. Returns the number set. Call before any torch work (not thread-safe).
+int setComputeThreads(int threads);
+
 }  // namespace l2face::trainer
