@@ -29,6 +29,7 @@
 #include "l2face/data/synth_render.h"
 #include "synth_pairs.h"
 #include "synth_templates.h"
+#include "synth_wild_corpus.h"
 
 namespace l2face::data {
 namespace fs = std::filesystem;
@@ -76,6 +77,7 @@ void validate(const SynthOptions& o) {
   }
   if (o.templates_per_subject < 1) fail("templates_per_subject must be >= 1");
   if (!(o.difficulty >= 0.0 && o.difficulty <= 4.0)) fail("difficulty must be in [0, 4]");
+  synth::validateWild(o);
   if (o.identities > 999999 || o.eval_identities > 999999 || o.images_per_identity > 9999 ||
       o.eval_images_per_identity > 9999) {
     fail("at most 999999 identities and 9999 images per identity (name padding)");
@@ -97,6 +99,7 @@ void prepareOutput(const fs::path& out) {
       "train",         "eval",          "quality.csv",   "meta.json",     "quality.csv.tmp",
       "meta.json.tmp", "train.rec",     "train.idx",     "property",      "train.rec.tmp",
       "train.idx.tmp", "property.tmp"};
+  const auto& wild_files = synth::wildOwnedFiles();
   std::vector<fs::path> entries;
   for (const auto& e : fs::directory_iterator(out, ec)) entries.push_back(e.path());
   if (ec) throw DataError("synth: cannot list '" + out.string() + "': " + ec.message());
@@ -111,7 +114,9 @@ void prepareOutput(const fs::path& out) {
     ours = false;
   }
   for (const auto& e : entries) {
-    if (!ours || !kOwned.count(e.filename().string())) {
+    const std::string name = e.filename().string();
+    const bool wild = std::find(wild_files.begin(), wild_files.end(), name) != wild_files.end();
+    if (!ours || !(kOwned.count(name) || wild)) {
       throw DataError("synth: refusing to write into '" + out.string() +
                       "': it is not empty and not a previous synth output (found '" +
                       e.filename().string() +
@@ -140,7 +145,10 @@ std::string metaJson(const SynthOptions& o, int threads, bool complete, const Sy
                   {"pairs_per_fold", o.pairs_per_fold},
                   {"difficulty", o.difficulty},
                   {"format", o.format},
-                  {"templates_per_subject", o.templates_per_subject}};
+                  {"templates_per_subject", o.templates_per_subject},
+                  {"wild", o.wild},
+                  {"landmark_noise", o.landmark_noise},
+                  {"wild_render_scale", o.wild_render_scale}};
   j["counts"] = {{"train_identities", o.identities},
                  {"train_images", r.train_images},
                  {"eval_identities", o.eval_identities},
@@ -156,6 +164,9 @@ std::string metaJson(const SynthOptions& o, int threads, bool complete, const Sy
                  {"pairs", "eval/pairs.txt (LFW layout)"},
                  {"templates", "eval/templates.csv, eval/template_pairs.csv (IJB-style)"},
                  {"quality", "quality.csv (yaw, roll in degrees)"}};
+  if (o.wild) {
+    j["layout"]["train_list"] = "train_list.txt, train_list_true.txt (path label x1 y1 ... y5)";
+  }
   j["notes"] = notes;
   j["threads"] = threads;
   j["seconds"] = r.seconds;
@@ -170,6 +181,7 @@ struct Job {
 // What one identity's task hands to the ordered writer.
 struct JobResult {
   std::string rows;                        // quality.csv lines
+  std::string list_rows, truth_rows;       // wild training photos: train_list(_true).txt lines
   std::vector<std::vector<uint8_t>> jpegs;  // only for RecordIO training images
 };
 
@@ -207,10 +219,19 @@ JobResult runJob(const SynthOptions& o, const fs::path& out, const Job& job,
       im.background_gradient = session.background_gradient;
       im.background_angle = session.background_angle;
     }
-    const std::vector<uint8_t> rgb = renderFace(id, im, o.size);
-    std::vector<uint8_t> jpeg = encoder.encode(rgb.data(), o.size, o.size, im.jpeg_quality);
     const std::string file = imageName(name, i);
     std::string path;
+    std::vector<uint8_t> jpeg;
+    if (split == 0 && o.wild) {
+      path = std::string(kSplitName[split]) + "/" + name + "/" + file;
+      synth::WildPhoto w = synth::renderWildPhoto(o, id, im, job.identity, i, path, encoder);
+      jpeg = std::move(w.jpeg);
+      result.list_rows += w.list_line;
+      result.truth_rows += w.truth_line;
+    } else {
+      const std::vector<uint8_t> rgb = renderFace(id, im, o.size);
+      jpeg = encoder.encode(rgb.data(), o.size, o.size, im.jpeg_quality);
+    }
     if (to_record) {
       path = "train.rec#" + std::to_string(int64_t{job.identity} * o.images_per_identity + i + 1);
       result.jpegs.push_back(std::move(jpeg));
@@ -240,6 +261,7 @@ class OrderedSink {
     if (o.format == "rec") {
       records_ = std::make_unique<FaceRecordWriter>((out / "train.rec").string(), o.size, o.size);
     }
+    if (o.wild) wild_lists_ = std::make_unique<synth::WildListWriter>(out);
   }
   ~OrderedSink() {
     if (quality_) std::fclose(quality_);
@@ -248,10 +270,12 @@ class OrderedSink {
   void consume(const Job& job, const JobResult& r) {
     write(r.rows);
     for (const auto& jpeg : r.jpegs) records_->add(job.identity, jpeg.data(), jpeg.size());
+    if (wild_lists_) wild_lists_->write(r.list_rows, r.truth_rows);
   }
 
   void finish() {
     if (records_) records_->finish(options_.identities);
+    if (wild_lists_) wild_lists_->finish();
     const bool ok = std::fflush(quality_) == 0 && ::fsync(::fileno(quality_)) == 0;
     const bool closed = std::fclose(quality_) == 0;
     quality_ = nullptr;
@@ -273,6 +297,7 @@ class OrderedSink {
   std::string quality_tmp_;
   FILE* quality_ = nullptr;
   std::unique_ptr<FaceRecordWriter> records_;
+  std::unique_ptr<synth::WildListWriter> wild_lists_;
 };
 
 }  // namespace
