@@ -52,7 +52,9 @@ std::vector<PackEntry> folderEntries(const std::string& root, int& classes) {
   std::vector<PackEntry> entries(folder.size());
   for (size_t i = 0; i < folder.size(); ++i) {
     entries[i].path = folder.path(i);
-    entries[i].file = fs::relative(entries[i].path, root).string();
+    // path(i) is root, '/' unless root ends with one, then "<class>/<file>".
+    const size_t cut = folder.root().size() + (folder.root().back() == '/' ? 0 : 1);
+    entries[i].file = entries[i].path.substr(cut);
     entries[i].label = folder.label(i);
   }
   return entries;
@@ -269,8 +271,8 @@ PackReport packDataset(const PackOptions& options,
                     " skipped; the first: '" + report.skipped.front().file + "': " +
                     report.skipped.front().reason + ")");
   }
+  if (!options.reference.empty()) compareWithReference(options, staging.string(), report);
   moveIntoPlace(staging, out, report.shards);
-  if (!options.reference.empty()) compareWithReference(options, report);
   report.seconds = seconds();
   writeFileAtomic((out / "pack_report.json").string(), packReportJson(options, report));
   guard.commit();

@@ -36,8 +36,9 @@ class PhotoWorker {
   std::vector<uint8_t> bytes_, rgb_;
 };
 
-// Fills report.compared / mean_abs_error / max_image_abs_error: the packed shards against the
-// dataset options.reference, image by image (same count and labels, else DataError).
-void compareWithReference(const PackOptions& options, PackReport& report);
+// Fills report.compared / mean_abs_error / max_image_abs_error: the shards report.shards in
+// `dir` against the dataset options.reference, image by image (same count and labels, else
+// DataError).
+void compareWithReference(const PackOptions& options, const std::string& dir, PackReport& report);
 
 }  // namespace l2face::data

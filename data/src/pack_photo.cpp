@@ -114,9 +114,9 @@ PackItem PhotoWorker::process(const PackEntry& e, const PackOptions& o) {
   return item;
 }
 
-void compareWithReference(const PackOptions& o, PackReport& r) {
+void compareWithReference(const PackOptions& o, const std::string& dir, PackReport& r) {
   std::vector<std::string> shards;
-  for (const auto& s : r.shards) shards.push_back((fs::path(o.out) / s).string());
+  for (const auto& s : r.shards) shards.push_back((fs::path(dir) / s).string());
   const RecordIODataset packed(shards);
   const std::shared_ptr<Dataset> reference = openDataset(o.reference);
   if (reference->size() != packed.size()) {

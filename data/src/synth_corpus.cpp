@@ -3,14 +3,11 @@
 // meta.json writers.
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <cmath>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
 #include <iostream>
-#include <map>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <stdexcept>
@@ -20,6 +17,7 @@
 #include <vector>
 
 #include "file_util.h"
+#include "ordered_pool.h"
 #include "l2face/data/errors.h"
 #include "l2face/data/jpeg.h"
 #include "l2face/data/random.h"
@@ -339,51 +337,14 @@ SynthReport synthesizeCorpus(const SynthOptions& options) {
   writeFileAtomic((out / "meta.json").string(),
                   metaJson(options, threads, false, report, pairs.per_fold, notes));
 
-  // One task per identity, handed out in order; a finished task's result waits in `done` until
-  // every earlier one has been written, and no task starts more than `window` ahead of the
-  // writer, so memory stays bounded whatever the corpus size and the output is in job order
-  // whatever the scheduling.
+  // One task per identity, written in job order; no task starts more than 4 × threads ahead of
+  // the writer, so memory stays bounded whatever the corpus size.
   OrderedSink sink(options, out);
-  const size_t window = static_cast<size_t>(threads) * 4;
-  std::mutex mutex;
-  std::condition_variable cv;
-  size_t next_task = 0, next_write = 0;
-  std::map<size_t, JobResult> done;
-  bool failed = false;
-  std::exception_ptr error;
-  auto worker = [&] {
-    try {
-      JpegEncoder encoder;
-      for (;;) {
-        size_t j;
-        {
-          std::unique_lock<std::mutex> lock(mutex);
-          cv.wait(lock, [&] { return failed || next_task < next_write + window; });
-          if (failed || next_task >= num_jobs) return;
-          j = next_task++;
-        }
-        JobResult r = runJob(options, out, jobAt(j), templates, encoder);
-        std::lock_guard<std::mutex> lock(mutex);
-        done.emplace(j, std::move(r));
-        for (auto it = done.find(next_write); it != done.end(); it = done.find(next_write)) {
-          sink.consume(jobAt(next_write), it->second);
-          done.erase(it);
-          ++next_write;
-        }
-        cv.notify_all();
-      }
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(mutex);
-      if (!error) error = std::current_exception();
-      failed = true;
-      cv.notify_all();
-    }
-  };
-  std::vector<std::thread> pool;
-  for (int t = 0; t < threads - 1; ++t) pool.emplace_back(worker);
-  worker();  // the calling thread works too
-  for (auto& t : pool) t.join();
-  if (error) std::rethrow_exception(error);
+  std::vector<JpegEncoder> encoders(static_cast<size_t>(threads));
+  runOrdered<JobResult>(
+      num_jobs, threads, static_cast<size_t>(threads) * 4,
+      [&](size_t j, int w) { return runJob(options, out, jobAt(j), templates, encoders[w]); },
+      [&](size_t j, const JobResult& r) { sink.consume(jobAt(j), r); });
   sink.finish();
 
   std::error_code ec;

@@ -31,6 +31,9 @@ cmp -s "$WORK/wild/train_list.txt" "$WORK/wild/train_list_true.txt" \
 cmp -s "$WORK/noisy/train_list.txt" "$WORK/noisy/train_list_true.txt" \
   && fail "--landmark-noise did not move the listed landmarks"
 diff -r "$WORK/wild/eval" "$WORK/aligned/eval" >/dev/null || fail "--wild changed the eval split"
+"$L2FACE" synth --out "$WORK/wild_t1" --wild --wild-render-scale 1 "${common[@]}" --threads 1 \
+  >/dev/null || fail "synth --wild --threads 1"
+diff -r -x meta.json "$WORK/wild" "$WORK/wild_t1" >/dev/null || fail "synth --wild depends on threads"
 "$L2FACE" synth --out "$WORK/wild_rec" --wild --format rec "${common[@]}" >/dev/null 2>&1
 [ $? -eq 2 ] || fail "synth --wild --format rec must be a usage error"
 
@@ -54,7 +57,10 @@ for spec in "$WORK/packed_1" "$WORK/sharded/train_*.rec"; do
 done
 
 # Alignment error against the aligned corpus (same seed): noise-free landmarks, then noisy ones.
-# Bounds from the measurement (docs/data.md): two bilinear resamplings and two JPEG encodings.
+# Bounds about 10 % above the measurement (docs/data.md: clean 4.82 mean, 8.61 worst image,
+# landmark RMS 3e-5 px from the lists' 4 decimals; noise 1.5 px: landmark RMS 1.18 px). The
+# pixel error is the detail lost when the face was placed smaller than the crop, two bilinear
+# resamplings and two JPEG encodings; landmarks shifted by 3 px measure 18.7 (RMS 2.8 px).
 "$L2FACE" data pack --input "$WORK/wild/train_list.txt" --out "$WORK/measured" --size 48 \
   --reference "$WORK/aligned/train" --truth "$WORK/wild/train_list_true.txt" \
   > "$WORK/measured.out" 2>&1 || fail "pack --reference: $(cat "$WORK/measured.out")"
@@ -68,9 +74,9 @@ clean, noisy = (json.load(open(p)) for p in sys.argv[1:3])
 print("clean:", clean["reference"], clean["landmark_rms"])
 print("noisy:", noisy["reference"], noisy["landmark_rms"])
 assert clean["landmark_rms"] < 1e-3, clean["landmark_rms"]
-assert clean["reference"]["mean_abs_error"] < 2.5, clean["reference"]
-assert clean["reference"]["max_image_abs_error"] < 4.0, clean["reference"]
-assert 0.3 < noisy["landmark_rms"] < 1.5, noisy["landmark_rms"]
+assert clean["reference"]["mean_abs_error"] < 5.3, clean["reference"]
+assert clean["reference"]["max_image_abs_error"] < 9.5, clean["reference"]
+assert 0.9 < noisy["landmark_rms"] < 1.45, noisy["landmark_rms"]
 assert noisy["reference"]["mean_abs_error"] > clean["reference"]["mean_abs_error"], noisy
 PY
 
