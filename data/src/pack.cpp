@@ -1,12 +1,15 @@
 // packDataset: inputs (ImageFolder or list file), the per-photo decode / align / encode step, the
 // in-order shard writer in a staging directory, and the move into place.
+#include "l2face/data/pack.h"
+
 #include <algorithm>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <numeric>
 #include <regex>
 #include <stdexcept>
@@ -14,14 +17,11 @@
 #include <thread>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "file_util.h"
 #include "l2face/data/dataset.h"
 #include "l2face/data/errors.h"
 #include "l2face/data/image_ops.h"
 #include "l2face/data/jpeg.h"
-#include "l2face/data/pack.h"
 #include "l2face/data/recordio.h"
 #include "ordered_pool.h"
 #include "pack_internal.h"
@@ -149,8 +149,8 @@ class ShardSink {
     ++report_.packed;
     (item.aligned ? report_.aligned : report_.centre_cropped) += 1;
     if (truth && item.aligned) {
-      const double r = alignmentRms(item.transform, truth->data(),
-                                    arcFaceTemplate(options_.size).data(), 5);
+      const double r =
+          alignmentRms(item.transform, truth->data(), arcFaceTemplate(options_.size).data(), 5);
       truth_sq_ += r * r;
     }
   }
@@ -225,9 +225,8 @@ Inputs readInputs(const PackOptions& o) {
   if (!o.truth.empty()) in.truth = truthPoints(o.truth, in.entries, o.root);
   in.order.resize(in.entries.size());
   std::iota(in.order.begin(), in.order.end(), size_t{0});
-  std::stable_sort(in.order.begin(), in.order.end(), [&](size_t a, size_t b) {
-    return in.entries[a].label < in.entries[b].label;
-  });
+  std::stable_sort(in.order.begin(), in.order.end(),
+                   [&](size_t a, size_t b) { return in.entries[a].label < in.entries[b].label; });
   return in;
 }
 
@@ -265,11 +264,11 @@ PackReport packDataset(const PackOptions& options,
       });
   sink.finish();
   std::stable_sort(report.skipped.begin(), report.skipped.end(),
-            [](const PackSkip& a, const PackSkip& b) { return a.line < b.line; });
+                   [](const PackSkip& a, const PackSkip& b) { return a.line < b.line; });
   if (report.packed == 0) {
     throw DataError("pack: no image could be packed (" + std::to_string(report.skipped.size()) +
-                    " skipped; the first: '" + report.skipped.front().file + "': " +
-                    report.skipped.front().reason + ")");
+                    " skipped; the first: '" + report.skipped.front().file +
+                    "': " + report.skipped.front().reason + ")");
   }
   if (!options.reference.empty()) compareWithReference(options, staging.string(), report);
   moveIntoPlace(staging, out, report.shards);
@@ -283,11 +282,14 @@ std::string packReportJson(const PackOptions& o, const PackReport& r) {
   nlohmann::ordered_json j;
   j["generator"] = kToolName;
   j["input"] = o.input;
-  j["options"] = {{"size", o.size},           {"quality", o.quality},
-                  {"shard_images", o.shard_images}, {"shard_bytes", o.shard_bytes},
-                  {"min_size", o.min_size},   {"root", o.root}};
-  j["counts"] = {{"inputs", r.inputs},   {"packed", r.packed},
-                 {"aligned", r.aligned}, {"centre_cropped", r.centre_cropped},
+  j["options"] = {{"size", o.size},
+                  {"quality", o.quality},
+                  {"shard_images", o.shard_images},
+                  {"shard_bytes", o.shard_bytes},
+                  {"min_size", o.min_size},
+                  {"root", o.root}};
+  j["counts"] = {{"inputs", r.inputs},          {"packed", r.packed},
+                 {"aligned", r.aligned},        {"centre_cropped", r.centre_cropped},
                  {"skipped", r.skipped.size()}, {"classes", r.classes}};
   j["shards"] = r.shards;
   j["skipped"] = nlohmann::ordered_json::array();

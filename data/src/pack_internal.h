@@ -15,9 +15,9 @@ namespace l2face::data {
 // What one photo becomes: the encoded crop, or the reason it was skipped.
 struct PackItem {
   std::vector<uint8_t> jpeg;
-  std::string skip;        // non-empty: skipped, with this reason
-  bool aligned = false;    // by landmarks (else centre-cropped)
-  Similarity transform;    // photo -> crop, when aligned
+  std::string skip;      // non-empty: skipped, with this reason
+  bool aligned = false;  // by landmarks (else centre-cropped)
+  Similarity transform;  // photo -> crop, when aligned
 };
 
 // Per-thread codec state. Not thread-safe: one per pool thread.

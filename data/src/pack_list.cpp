@@ -1,12 +1,12 @@
 // The pack list file (`path label [x1 y1 ... x5 y5 [score]]`) and the --shard-size syntax.
+#include <algorithm>
 #include <cerrno>
-#include <cstdint>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <algorithm>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -18,7 +18,7 @@ namespace l2face::data {
 namespace fs = std::filesystem;
 namespace {
 
-constexpr const char* kColumnNames[13] = {"path", "label", "x1", "y1", "x2", "y2", "x3",
+constexpr const char* kColumnNames[13] = {"path", "label", "x1", "y1", "x2", "y2",   "x3",
                                           "y3",   "x4",    "y4", "x5", "y5", "score"};
 
 bool parseDouble(const std::string& s, double& out) {
@@ -61,8 +61,7 @@ PackEntry parseLine(const std::vector<std::string>& cols, const std::string& whe
     double v = 0.0;
     if (!parseDouble(cols[c], v)) {
       throw std::invalid_argument(where + ": column " + std::to_string(c + 1) + " (" +
-                                  kColumnNames[c] + "): '" + cols[c] +
-                                  "' is not a finite number");
+                                  kColumnNames[c] + "): '" + cols[c] + "' is not a finite number");
     }
     if (c < 12) (c % 2 == 0 ? e.points[(c - 2) / 2].x : e.points[(c - 2) / 2].y) = v;
   }
@@ -94,8 +93,8 @@ std::vector<PackEntry> parsePackList(const std::string& list_path, const std::st
     entries.push_back(std::move(e));
   }
   if (in.bad()) throw std::invalid_argument("pack: cannot read the list file '" + list_path + "'");
-  if (entries.empty()) throw std::invalid_argument("pack: the list file '" + list_path +
-                                                   "' names no images");
+  if (entries.empty())
+    throw std::invalid_argument("pack: the list file '" + list_path + "' names no images");
   return entries;
 }
 
@@ -105,9 +104,9 @@ void parseShardSize(const std::string& text, int64_t& images, int64_t& bytes) {
   const std::string number = text.substr(0, digits);
   const std::string unit = digits == std::string::npos ? "" : text.substr(digits);
   // unit -> bit shift of the byte count; "" = a number of images.
-  static const std::map<std::string, int> kShift = {{"", -1}, {"B", 0}, {"b", 0}, {"K", 10},
-                                                    {"k", 10}, {"M", 20}, {"m", 20}, {"G", 30},
-                                                    {"g", 30}};
+  static const std::map<std::string, int> kShift = {{"", -1},  {"B", 0},  {"b", 0},
+                                                    {"K", 10}, {"k", 10}, {"M", 20},
+                                                    {"m", 20}, {"G", 30}, {"g", 30}};
   const auto shift = kShift.find(unit);
   const int64_t value = number.empty() || number.size() > 12 ? 0 : std::stoll(number);
   const int bits = shift == kShift.end() ? 0 : std::max(shift->second, 0);

@@ -41,11 +41,11 @@ void checkPoints(const PackEntry& e, const ImageSize& s) {
   for (int k = 0; k < 5; ++k) {
     const Point2& p = e.points[k];
     if (p.x >= -0.5 && p.y >= -0.5 && p.x <= s.width - 0.5 && p.y <= s.height - 0.5) continue;
-    throw std::invalid_argument(
-        std::to_string(e.line) + ": point " + std::to_string(k + 1) + " (columns x" +
-        std::to_string(k + 1) + " y" + std::to_string(k + 1) + ") " + pointText(p) +
-        " lies outside the " + std::to_string(s.width) + "x" + std::to_string(s.height) +
-        " photo '" + e.file + "'");
+    throw std::invalid_argument(std::to_string(e.line) + ": point " + std::to_string(k + 1) +
+                                " (columns x" + std::to_string(k + 1) + " y" +
+                                std::to_string(k + 1) + ") " + pointText(p) + " lies outside the " +
+                                std::to_string(s.width) + "x" + std::to_string(s.height) +
+                                " photo '" + e.file + "'");
   }
 }
 
@@ -81,8 +81,8 @@ std::string PhotoWorker::decodeChecked(const PackEntry& e, const PackOptions& o,
     return std::string("undecodable: ") + err.what();
   }
   if (s.width < o.min_size || s.height < o.min_size) {
-    return "too small: " + std::to_string(s.width) + "x" + std::to_string(s.height) +
-           " (minimum " + std::to_string(o.min_size) + " pixels a side)";
+    return "too small: " + std::to_string(s.width) + "x" + std::to_string(s.height) + " (minimum " +
+           std::to_string(o.min_size) + " pixels a side)";
   }
   if (e.has_points) checkPoints(e, s);
   rgb_.resize(static_cast<size_t>(s.width) * s.height * 3);

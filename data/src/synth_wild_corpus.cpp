@@ -36,15 +36,16 @@ void validateWild(const SynthOptions& o) {
   if (!(o.landmark_noise >= 0.0 && o.landmark_noise <= 50.0)) {
     fail("landmark_noise must be in [0, 50] pixels");
   }
-  if (o.wild_render_scale < 1 || o.wild_render_scale > 4) fail("wild_render_scale must be in [1, 4]");
+  if (o.wild_render_scale < 1 || o.wild_render_scale > 4)
+    fail("wild_render_scale must be in [1, 4]");
 }
 
 WildPhoto renderWildPhoto(const SynthOptions& o, const IdentityParams& id, const ImageParams& im,
                           int identity, int image, const std::string& path, JpegEncoder& encoder) {
   const int crop_size = o.size * o.wild_render_scale;
   const std::vector<uint8_t> crop = renderFace(id, im, crop_size);
-  Rng rng(mixSeed(o.seed, kWildStream, static_cast<uint64_t>(identity),
-                  static_cast<uint64_t>(image)));
+  Rng rng(
+      mixSeed(o.seed, kWildStream, static_cast<uint64_t>(identity), static_cast<uint64_t>(image)));
   const WildPlacement placement = drawWildPlacement(rng, o.size, o.difficulty);
   const WildImage wild =
       placeInTheWild(crop.data(), crop_size, o.size, placement, o.landmark_noise, rng);

@@ -43,7 +43,7 @@ class PackProgressPrinter {
  private:
   bool interactive_;
   bool open_ = false;
-  double last_ = -1e9;
+  double last_ = 0.0;  // the first line after one period
 };
 
 void printPackSummary(const data::PackOptions& o, const data::PackReport& r) {

@@ -49,8 +49,8 @@ WildSet writeWildSet(const fs::path& dir, int n) {
   Rng rng(11);
   for (int k = 0; k < n; ++k) {
     const std::vector<uint8_t> crop = test::smoothImage(kSize, kSize, k);
-    const WildImage w = placeInTheWild(crop.data(), kSize, kSize,
-                                       drawWildPlacement(rng, kSize, 1.0), 0.0, rng);
+    const WildImage w =
+        placeInTheWild(crop.data(), kSize, kSize, drawWildPlacement(rng, kSize, 1.0), 0.0, rng);
     const std::string name = "img_" + std::to_string(k) + ".jpg";
     test::writeBytes(dir / name, encodeJpeg(w.rgb.data(), w.width, w.height, 98));
     set.list += name + " " + std::to_string(2 - k % 3) + pointsText(w.points) + "\n";
@@ -121,7 +121,8 @@ TEST(Pack, ShardsByImagesOrBytesReadBackAsTheUnshardedDataset) {
   PackOptions by_images = options(list, dir.path() / "img", 2);
   by_images.shard_images = 3;
   const PackReport r = packDataset(by_images);
-  EXPECT_EQ(r.shards, (std::vector<std::string>{"train_000.rec", "train_001.rec", "train_002.rec"}));
+  EXPECT_EQ(r.shards,
+            (std::vector<std::string>{"train_000.rec", "train_001.rec", "train_002.rec"}));
   PackOptions by_bytes = options(list, dir.path() / "bytes", 2);
   int64_t images = 0;
   parseShardSize("4K", images, by_bytes.shard_bytes);
@@ -178,19 +179,19 @@ TEST(Pack, UnusablePhotosAreSkippedAndListedWithTheirReasons) {
   std::vector<uint8_t> cut = test::readBytes(in / "img_0.jpg");
   cut.resize(cut.size() / 2);
   test::writeBytes(in / "cut.jpg", cut);
-  writeText(in / "list.txt", set.list + "missing.jpg 0\nsmall.jpg 0\nfake.png 1\ntext.jpg 1\n"
-                                        "cut.jpg 1\n");
+  writeText(in / "list.txt", set.list +
+                                 "missing.jpg 0\nsmall.jpg 0\nfake.png 1\ntext.jpg 1\n"
+                                 "cut.jpg 1\n");
   const PackReport r = packDataset(options(in / "list.txt", dir.path() / "out", 2));
   EXPECT_EQ(r.packed, 2);
   ASSERT_EQ(r.skipped.size(), 5u);
-  const std::vector<std::string> want = {"missing file", "too small: 8x8", "PNG:",
-                                         "not a JPEG", "undecodable:"};
+  const std::vector<std::string> want = {"missing file", "too small: 8x8", "PNG:", "not a JPEG",
+                                         "undecodable:"};
   for (size_t k = 0; k < want.size(); ++k) {
     EXPECT_EQ(r.skipped[k].line, k + 3);
     EXPECT_EQ(r.skipped[k].reason.rfind(want[k], 0), 0u) << r.skipped[k].reason;
   }
-  const auto report =
-      nlohmann::json::parse(test::readText(dir.path() / "out/pack_report.json"));
+  const auto report = nlohmann::json::parse(test::readText(dir.path() / "out/pack_report.json"));
   EXPECT_EQ(report["counts"]["skipped"], 5);
   EXPECT_EQ(report["skipped"][2]["file"], "fake.png");
   EXPECT_EQ(report["skipped"][2]["line"], 5);

@@ -13,27 +13,27 @@
 namespace l2face::data {
 
 struct PackOptions {
-  std::string input;          // ImageFolder root (a directory) or list file
-  std::string out;            // output directory
-  std::string root;           // base of relative list paths (empty: the list file's directory)
-  int size = 112;             // output side in pixels
-  int quality = 95;           // JPEG quality of the packed crops
-  int64_t shard_images = 0;   // images per shard (0: no limit)
-  int64_t shard_bytes = 0;    // bytes of image records per .rec (0: no limit)
-  int threads = 0;            // 0 = hardware concurrency
-  int min_size = 16;          // smaller photos (either side) are skipped and listed
-  std::string reference;      // optional dataset spec: crops to compare the packed ones with
-  std::string truth;          // optional list file: the true landmarks of the same lines
+  std::string input;         // ImageFolder root (a directory) or list file
+  std::string out;           // output directory
+  std::string root;          // base of relative list paths (empty: the list file's directory)
+  int size = 112;            // output side in pixels
+  int quality = 95;          // JPEG quality of the packed crops
+  int64_t shard_images = 0;  // images per shard (0: no limit)
+  int64_t shard_bytes = 0;   // bytes of image records per .rec (0: no limit)
+  int threads = 0;           // 0 = hardware concurrency
+  int min_size = 16;         // smaller photos (either side) are skipped and listed
+  std::string reference;     // optional dataset spec: crops to compare the packed ones with
+  std::string truth;         // optional list file: the true landmarks of the same lines
 };
 
 // One line of a list file: `path label [x1 y1 ... x5 y5 [score]]`.
 struct PackEntry {
-  std::string file;    // as written (messages, pack_report.json)
-  std::string path;    // resolved against the root
+  std::string file;  // as written (messages, pack_report.json)
+  std::string path;  // resolved against the root
   int label = 0;
   bool has_points = false;
   FivePoints points;
-  size_t line = 0;     // 1-based line in the list file; 0 for ImageFolder inputs
+  size_t line = 0;  // 1-based line in the list file; 0 for ImageFolder inputs
 };
 
 // Parses a list file: whitespace-separated columns, blank lines and lines starting with '#'
