@@ -18,8 +18,9 @@ expect_usage_error() {  # expect_usage_error PATTERN LIST: pack must exit 2, PAT
   [ -e "$WORK/bad_out" ] && fail "pack $2 left $WORK/bad_out behind"
   rm -rf "$WORK/bad_out"
 }
-common=(--identities 6 --images-per-identity 4 --eval-identities 4 --eval-images-per-identity 4
-        --folds 2 --pairs-per-fold 3 --size 48 --seed 9 --threads 2)
+base=(--identities 6 --images-per-identity 4 --eval-identities 4 --eval-images-per-identity 4
+      --folds 2 --pairs-per-fold 3 --size 48 --seed 9)
+common=("${base[@]}" --threads 2)
 "$L2FACE" synth --out "$WORK/aligned" "${common[@]}" >/dev/null || fail "synth (aligned)"
 "$L2FACE" synth --out "$WORK/wild" --wild --wild-render-scale 1 "${common[@]}" >/dev/null \
   || fail "synth --wild"
@@ -31,8 +32,9 @@ cmp -s "$WORK/wild/train_list.txt" "$WORK/wild/train_list_true.txt" \
 cmp -s "$WORK/noisy/train_list.txt" "$WORK/noisy/train_list_true.txt" \
   && fail "--landmark-noise did not move the listed landmarks"
 diff -r "$WORK/wild/eval" "$WORK/aligned/eval" >/dev/null || fail "--wild changed the eval split"
-"$L2FACE" synth --out "$WORK/wild_t1" --wild --wild-render-scale 1 "${common[@]}" --threads 1 \
+"$L2FACE" synth --out "$WORK/wild_t1" --wild --wild-render-scale 1 "${base[@]}" --threads 1 \
   >/dev/null || fail "synth --wild --threads 1"
+grep -q '"threads": 1' "$WORK/wild_t1/meta.json" || fail "synth --wild --threads 1 used more"
 diff -r -x meta.json "$WORK/wild" "$WORK/wild_t1" >/dev/null || fail "synth --wild depends on threads"
 "$L2FACE" synth --out "$WORK/wild_rec" --wild --format rec "${common[@]}" >/dev/null 2>&1
 [ $? -eq 2 ] || fail "synth --wild --format rec must be a usage error"
