@@ -52,6 +52,22 @@ grep -q "packed 24 of 24 photos (24 aligned, 0 centre-cropped), 6 classes" "$WOR
 "$L2FACE" data pack --input "$WORK/wild/train_list.txt" --out "$WORK/sharded" --size 48 \
   --shard-size 10 > /dev/null 2>&1 || fail "pack --shard-size 10"
 [ "$(ls "$WORK/sharded" | grep -c '^train_00[0-2]\.rec$')" -eq 3 ] || fail "expected 3 shards"
+# insightface's layout in every shard, read by the independent oracle: meta record 0 = {first
+# identity key, end key}, image records 1..N with global labels, one identity record per class.
+"$PY" - "$SRC/tests/unit/data/recordio_oracle.py" "$WORK/sharded" <<'PY' || fail "shard layout"
+import glob, importlib.util, sys
+spec = importlib.util.spec_from_file_location("oracle", sys.argv[1])
+oracle = importlib.util.module_from_spec(spec); spec.loader.exec_module(oracle)
+labels = []
+for rec in sorted(glob.glob(sys.argv[2] + "/train_*.rec")):
+    r = {x["key"]: x for x in oracle.read(rec)["records"]}
+    n = len(r) - 1 - 6
+    assert r[0]["flag"] == 2 and r[0]["labels"] == [n + 1, n + 7], (rec, r[0])
+    labels += [r[k]["label"] for k in range(1, n + 1)]
+    assert all(r[n + 1 + c]["flag"] == 2 for c in range(6)), rec
+assert labels == sorted(labels) and len(labels) == 24 and set(labels) == set(range(6)), labels
+assert open(sys.argv[2] + "/property").read() == "6,48,48\n"
+PY
 want=$("$L2FACE" data stats "$WORK/aligned/train")
 for spec in "$WORK/packed_1" "$WORK/sharded/train_*.rec"; do
   got=$("$L2FACE" data stats "$spec" 2>&1) || fail "data stats $spec: $got"
