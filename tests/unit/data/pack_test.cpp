@@ -107,8 +107,7 @@ TEST(Pack, WildPhotosComeBackAlignedSortedByLabelAndIdenticalForAnyThreadCount) 
   EXPECT_EQ(packed->numClasses(), 3);
   for (size_t i = 0; i < 7; ++i) {
     EXPECT_EQ(packed->label(i), 2 - line_of[i] % 3);
-    // Two bilinear resamplings and two JPEG encodings of a smooth image: measured 37.7-42.7 dB
-    // (a misaligned crop scores below 20).
+    // Two bilinear resamplings and two JPEG encodings of a smooth image: measured 37.7-42.7 dB.
     EXPECT_GT(innerPsnr(decoded(*packed, i), set.crops[line_of[i]]), 36.0) << i;
   }
 }
