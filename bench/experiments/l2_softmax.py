@@ -20,7 +20,6 @@ import math
 import os
 import platform
 import re
-import subprocess
 import sys
 import time
 
@@ -28,6 +27,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import svg  # noqa: E402
+from runner import sh  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DOC = os.path.join(ROOT, "docs", "experiments", "l2-softmax.md")
@@ -67,14 +67,6 @@ optim: {{type: sgd, lr: 0.1, momentum: 0.9, weight_decay: 5.0e-4, max_steps: {st
 checkpoint: {{every_steps: 0, keep_last: 1}}
 monitoring: {{log_every: 20}}
 """
-
-
-def sh(cmd, log=None):
-    with open(log, "w") if log else open(os.devnull, "w") as err:
-        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=err, text=True)
-    if r.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({r.returncode}); see {log}")
-    return r.stdout
 
 
 def make_corpus(l2face, corpus):

@@ -12,8 +12,6 @@
 #include <exception>
 #include <filesystem>
 #include <iostream>
-#include <map>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <stdexcept>
@@ -21,6 +19,7 @@
 #include <vector>
 
 #include "file_util.h"
+#include "ordered_pool.h"
 #include "l2face/data/errors.h"
 #include "l2face/data/jpeg.h"
 #include "l2face/data/random.h"
@@ -31,6 +30,7 @@
 #include "synth_ijb.h"
 #include "synth_pairs.h"
 #include "synth_templates.h"
+#include "synth_wild_corpus.h"
 
 namespace l2face::data {
 namespace fs = std::filesystem;
@@ -81,6 +81,7 @@ void validate(const SynthOptions& o) {
   if (!std::all_of(o.ijb.begin(), o.ijb.end(), [](char c) { return std::isalnum(c) != 0; })) {
     fail("ijb must be a target name of letters and digits (e.g. IJBC), got '" + o.ijb + "'");
   }
+  synth::validateWild(o);
   if (o.identities > 999999 || o.eval_identities > 999999 || o.images_per_identity > 9999 ||
       o.eval_images_per_identity > 9999) {
     fail("at most 999999 identities and 9999 images per identity (name padding)");
@@ -99,9 +100,10 @@ void prepareOutput(const fs::path& out) {
     throw DataError("synth: '" + out.string() + "' exists and is not a directory");
   }
   static const std::set<std::string> kOwned = {
-      "train",         "eval",         "quality.csv", "meta.json", "quality.csv.tmp",
-      "meta.json.tmp", "train.rec",    "train.idx",   "property",  "train.rec.tmp",
-      "train.idx.tmp", "property.tmp", "ijb"};
+      "train",         "eval",          "quality.csv",   "meta.json",     "quality.csv.tmp",
+      "meta.json.tmp", "train.rec",     "train.idx",     "property",      "train.rec.tmp",
+      "train.idx.tmp", "property.tmp",  "ijb"};
+  const auto& wild_files = synth::wildOwnedFiles();
   std::vector<fs::path> entries;
   for (const auto& e : fs::directory_iterator(out, ec)) entries.push_back(e.path());
   if (ec) throw DataError("synth: cannot list '" + out.string() + "': " + ec.message());
@@ -116,7 +118,9 @@ void prepareOutput(const fs::path& out) {
     ours = false;
   }
   for (const auto& e : entries) {
-    if (!ours || !kOwned.count(e.filename().string())) {
+    const std::string name = e.filename().string();
+    const bool wild = std::find(wild_files.begin(), wild_files.end(), name) != wild_files.end();
+    if (!ours || !(kOwned.count(name) || wild)) {
       throw DataError("synth: refusing to write into '" + out.string() +
                       "': it is not empty and not a previous synth output (found '" +
                       e.filename().string() +
@@ -146,7 +150,10 @@ std::string metaJson(const SynthOptions& o, int threads, bool complete, const Sy
                   {"difficulty", o.difficulty},
                   {"format", o.format},
                   {"templates_per_subject", o.templates_per_subject},
-                  {"ijb", o.ijb}};
+                  {"ijb", o.ijb},
+                  {"wild", o.wild},
+                  {"landmark_noise", o.landmark_noise},
+                  {"wild_render_scale", o.wild_render_scale}};
   j["counts"] = {{"train_identities", o.identities},
                  {"train_images", r.train_images},
                  {"eval_identities", o.eval_identities},
@@ -165,6 +172,9 @@ std::string metaJson(const SynthOptions& o, int threads, bool complete, const Sy
                  {"quality", "quality.csv (yaw, roll in degrees)"}};
   if (!o.ijb.empty())
     j["layout"]["ijb"] = "ijb/loose_crop/<n>.jpg, ijb/meta/ (official IJB layout)";
+  if (o.wild) {
+    j["layout"]["train_list"] = "train_list.txt, train_list_true.txt (path label x1 y1 ... y5)";
+  }
   j["notes"] = notes;
   j["threads"] = threads;
   j["seconds"] = r.seconds;
@@ -180,6 +190,7 @@ struct Job {
 struct JobResult {
   std::string rows;                        // quality.csv lines
   std::string ijb_rows;                    // IJB faces-list lines (options.ijb)
+  std::string list_rows, truth_rows;       // wild training photos: train_list(_true).txt lines
   std::vector<std::vector<uint8_t>> jpegs;  // only for RecordIO training images
 };
 
@@ -217,15 +228,24 @@ JobResult runJob(const SynthOptions& o, const fs::path& out, const Job& job,
       im.background_gradient = session.background_gradient;
       im.background_angle = session.background_angle;
     }
-    const std::vector<uint8_t> rgb = renderFace(id, im, o.size);
-    std::vector<uint8_t> jpeg = encoder.encode(rgb.data(), o.size, o.size, im.jpeg_quality);
-    if (split == 1 && !o.ijb.empty()) {
-      result.ijb_rows +=
-          synth::writeIjbFace(rgb, o.size, qualityScore(im), o.difficulty, o.seed, job.identity, i,
-                              images, im.jpeg_quality, out / "ijb", encoder);
-    }
     const std::string file = imageName(name, i);
     std::string path;
+    std::vector<uint8_t> jpeg;
+    if (split == 0 && o.wild) {
+      path = std::string(kSplitName[split]) + "/" + name + "/" + file;
+      synth::WildPhoto w = synth::renderWildPhoto(o, id, im, job.identity, i, path, encoder);
+      jpeg = std::move(w.jpeg);
+      result.list_rows += w.list_line;
+      result.truth_rows += w.truth_line;
+    } else {
+      const std::vector<uint8_t> rgb = renderFace(id, im, o.size);
+      jpeg = encoder.encode(rgb.data(), o.size, o.size, im.jpeg_quality);
+      if (split == 1 && !o.ijb.empty()) {
+        result.ijb_rows +=
+            synth::writeIjbFace(rgb, o.size, qualityScore(im), o.difficulty, o.seed, job.identity,
+                                i, images, im.jpeg_quality, out / "ijb", encoder);
+      }
+    }
     if (to_record) {
       path = "train.rec#" + std::to_string(int64_t{job.identity} * o.images_per_identity + i + 1);
       result.jpegs.push_back(std::move(jpeg));
@@ -255,6 +275,7 @@ class OrderedSink {
     if (o.format == "rec") {
       records_ = std::make_unique<FaceRecordWriter>((out / "train.rec").string(), o.size, o.size);
     }
+    if (o.wild) wild_lists_ = std::make_unique<synth::WildListWriter>(out);
   }
   ~OrderedSink() {
     if (quality_) std::fclose(quality_);
@@ -264,12 +285,14 @@ class OrderedSink {
     write(r.rows);
     ijb_rows_ += r.ijb_rows;
     for (const auto& jpeg : r.jpegs) records_->add(job.identity, jpeg.data(), jpeg.size());
+    if (wild_lists_) wild_lists_->write(r.list_rows, r.truth_rows);
   }
 
   const std::string& ijbRows() const { return ijb_rows_; }
 
   void finish() {
     if (records_) records_->finish(options_.identities);
+    if (wild_lists_) wild_lists_->finish();
     const bool ok = std::fflush(quality_) == 0 && ::fsync(::fileno(quality_)) == 0;
     const bool closed = std::fclose(quality_) == 0;
     quality_ = nullptr;
@@ -292,6 +315,7 @@ class OrderedSink {
   FILE* quality_ = nullptr;
   std::unique_ptr<FaceRecordWriter> records_;
   std::string ijb_rows_;
+  std::unique_ptr<synth::WildListWriter> wild_lists_;
 };
 
 // With options.ijb: the folders of the official IJB layout, before the images are written.
@@ -352,52 +376,15 @@ SynthReport synthesizeCorpus(const SynthOptions& options) {
   writeFileAtomic((out / "meta.json").string(),
                   metaJson(options, threads, false, report, pairs.per_fold, notes));
 
-  // One task per identity, handed out in order; a finished task's result waits in `done` until
-  // every earlier one has been written, and no task starts more than `window` ahead of the
-  // writer, so memory stays bounded whatever the corpus size and the output is in job order
-  // whatever the scheduling.
+  // One task per identity, written in job order; no task starts more than 4 × threads ahead of
+  // the writer, so memory stays bounded whatever the corpus size.
   startIjb(options, out);
   OrderedSink sink(options, out);
-  const size_t window = static_cast<size_t>(threads) * 4;
-  std::mutex mutex;
-  std::condition_variable cv;
-  size_t next_task = 0, next_write = 0;
-  std::map<size_t, JobResult> done;
-  bool failed = false;
-  std::exception_ptr error;
-  auto worker = [&] {
-    try {
-      JpegEncoder encoder;
-      for (;;) {
-        size_t j;
-        {
-          std::unique_lock<std::mutex> lock(mutex);
-          cv.wait(lock, [&] { return failed || next_task < next_write + window; });
-          if (failed || next_task >= num_jobs) return;
-          j = next_task++;
-        }
-        JobResult r = runJob(options, out, jobAt(j), templates, encoder);
-        std::lock_guard<std::mutex> lock(mutex);
-        done.emplace(j, std::move(r));
-        for (auto it = done.find(next_write); it != done.end(); it = done.find(next_write)) {
-          sink.consume(jobAt(next_write), it->second);
-          done.erase(it);
-          ++next_write;
-        }
-        cv.notify_all();
-      }
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(mutex);
-      if (!error) error = std::current_exception();
-      failed = true;
-      cv.notify_all();
-    }
-  };
-  std::vector<std::thread> pool;
-  for (int t = 0; t < threads - 1; ++t) pool.emplace_back(worker);
-  worker();  // the calling thread works too
-  for (auto& t : pool) t.join();
-  if (error) std::rethrow_exception(error);
+  std::vector<JpegEncoder> encoders(static_cast<size_t>(threads));
+  runOrdered<JobResult>(
+      num_jobs, threads, static_cast<size_t>(threads) * 4,
+      [&](size_t j, int w) { return runJob(options, out, jobAt(j), templates, encoders[w]); },
+      [&](size_t j, const JobResult& r) { sink.consume(jobAt(j), r); });
   sink.finish();
 
   std::error_code ec;

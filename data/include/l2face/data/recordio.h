@@ -130,6 +130,8 @@ class FaceRecordWriter {
   // exceed every label added. Files appear (renamed into place) only here.
   void finish(int num_classes);
   uint64_t images() const { return next_key_ - 1; }
+  // Bytes of the .rec so far (meta record and image records; identity records come at finish).
+  uint64_t bytesWritten() const { return writer_.bytesWritten(); }
 
  private:
   std::string rec_path_;

@@ -30,6 +30,12 @@ struct SynthOptions {
   int templates_per_subject = 2;     // IJB-style templates per evaluation identity
   std::string ijb;                   // "" = none; a target name (IJBC, IJBB): the evaluation
                                      // split also in the official IJB layout under out/ijb/
+  // "In the wild" training split (format folder only): each training photo is the canonical
+  // render placed at a random similarity on a larger canvas (drawWildPlacement), with
+  // train_list.txt / train_list_true.txt giving its reported / true five landmarks.
+  bool wild = false;
+  double landmark_noise = 0.0;       // std. dev. in canvas pixels of the reported landmarks
+  int wild_render_scale = 2;         // canonical faces rendered at this multiple of size
 };
 
 struct SynthReport {
@@ -74,6 +80,10 @@ struct SynthReport {
 //                                            subject's first template, even / odd subjects) and
 //                                            <t>_1N_probe_mixed.csv (the other templates); <t> is
 //                                            the target in lower case (see synth_ijb.h)
+//   out/train_list.txt                       (wild) "path label x1 y1 ... x5 y5" per training
+//   out/train_list_true.txt                  photo (the canvases under train/): reported
+//                                            landmarks (noise landmark_noise) / true ones; the
+//                                            list format of `l2face data pack`
 //   out/quality.csv                          split,path,label,quality,yaw,roll,scale,
 //                                            illumination,occlusion,blur,jpeg_quality
 //   out/meta.json                            options, counts, notes, generator version
