@@ -21,15 +21,16 @@ Weight filled(std::vector<int64_t> dims, float start) {
   return w;
 }
 
-// input 3×8×8 -> Sub -> Mul -> conv 4 (stride 2) -> BN -> PReLU -> flatten -> linear 5.
-NetGraph smallGraph(int conv_in = 3) {
+// input 3×8×8 -> Sub -> Mul -> conv 4 (stride 2) -> BN -> PReLU -> flatten -> linear 5 (64 -> 5).
+NetGraph smallGraph(bool pool_after_flatten = false) {
   NetGraph g(3, 8, 8);
   std::string x = g.sub("preprocess", NetGraph::inputName(), 127.5f);
   x = g.mul("preprocess", x, 1.0f / 128);
-  x = g.conv("conv", x, filled({4, conv_in, 3, 3}, 0), nullptr, 2, 1, 1);
+  x = g.conv("conv", x, filled({4, 3, 3, 3}, 0), nullptr, 2, 1, 1);
   x = g.batchNorm("bn", x, filled({4}, 1), filled({4}, 0), filled({4}, 0), filled({4}, 1), 1e-5f);
   x = g.prelu("prelu", x, filled({4}, 0.25f));
   x = g.flatten("flatten", x);
+  if (pool_after_flatten) x = g.maxPool("pool", x, 2, 2);  // a 2-D pool of an N × 64 matrix
   Weight bias = filled({5}, 0);
   x = g.linear("fc", x, filled({5, 64}, 0), &bias);
   g.setOutput(x, 5);
@@ -75,9 +76,8 @@ TEST(OnnxWriter, WritesTheInterfaceNodesAndRawWeights) {
 }
 
 TEST(OnnxWriter, RefusesAGraphThatFailsShapeInference) {
-  // A convolution expecting 5 input channels on a 3-channel input.
   try {
-    onnxModelBytes(smallGraph(5), ModelInfo{});
+    onnxModelBytes(smallGraph(true), ModelInfo{});
     FAIL() << "no error";
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("fails its check"), std::string::npos) << e.what();

@@ -130,6 +130,10 @@ struct Case {
   int side;
 };
 
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.backbone << " norm " << c.norm << " " << c.side << "x" << c.side;
+}
+
 class BackboneGraph : public ::testing::TestWithParam<Case> {};
 
 TEST_P(BackboneGraph, ComputesTheEvalForward) {
