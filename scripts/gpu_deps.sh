@@ -16,5 +16,5 @@ apt-get download \
   libcli11-dev nlohmann-json3-dev \
   libgtest-dev googletest \
   libboost1.74-dev \
-  libonnx-dev libonnx1 libprotobuf-dev libprotobuf32
+  libonnx-dev libonnx1 libonnxifi libprotobuf-dev libprotobuf32
 ls -1 *.deb | sed 's/^/  /'

@@ -8,27 +8,15 @@ namespace l2face::deploy {
 namespace {
 
 Attribute intAttr(const std::string& name, int64_t v) {
-  Attribute a;
-  a.name = name;
-  a.kind = Attribute::Kind::kInt;
-  a.i = v;
-  return a;
+  return {name, Attribute::Kind::kInt, v, {}, 0};
 }
 
 Attribute intsAttr(const std::string& name, std::vector<int64_t> v) {
-  Attribute a;
-  a.name = name;
-  a.kind = Attribute::Kind::kInts;
-  a.ints = std::move(v);
-  return a;
+  return {name, Attribute::Kind::kInts, 0, std::move(v), 0};
 }
 
 Attribute floatAttr(const std::string& name, float v) {
-  Attribute a;
-  a.name = name;
-  a.kind = Attribute::Kind::kFloat;
-  a.f = v;
-  return a;
+  return {name, Attribute::Kind::kFloat, 0, {}, v};
 }
 
 Weight scalar(float v) { return Weight{{}, {v}}; }
