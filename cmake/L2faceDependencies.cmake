@@ -17,6 +17,9 @@ target_include_directories(l2face_xxhash INTERFACE ${XXHASH_INCLUDE_DIR})
 target_link_libraries(l2face_xxhash INTERFACE ${XXHASH_LIBRARY})
 find_package(MPI COMPONENTS CXX)
 find_package(Boost 1.74 REQUIRED)  # header-only parts: Asio, Beast
+# ONNX export (deploy/): Debian's libonnx-dev and the libprotobuf-dev its headers need.
+find_package(Protobuf REQUIRED)
+find_package(ONNX REQUIRED)
 
 # Torch: prefer an explicit Torch_DIR / CMAKE_PREFIX_PATH, else ask the venv's python.
 if(NOT Torch_DIR)

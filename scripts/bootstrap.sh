@@ -12,8 +12,9 @@ APT_PACKAGES=(
   libyaml-cpp-dev libturbojpeg0-dev libjpeg62-turbo-dev
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libxxhash-dev
   libgtest-dev libgmock-dev
-  # ONNX export (l2face export --format onnx): the ONNX protobuf types and checker
-  libonnx-dev
+  # ONNX export (l2face export --format onnx): the ONNX protobuf types and checker, and the
+  # protobuf headers they include
+  libonnx-dev libprotobuf-dev
   prometheus
   # cluster tests (tests/cluster): a one-node SLURM with PMIx, and network namespaces
   slurm-wlm munge iproute2

@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 BUILD_DIR="${BUILD_DIR:-build}"
 if [ ! -x .venv/bin/python ] || ! command -v ninja >/dev/null || ! command -v mpirun >/dev/null \
    || [ ! -f /usr/include/turbojpeg.h ] || [ ! -d /usr/include/CLI ] || ! command -v slurmd >/dev/null \
+   || [ ! -f /usr/include/onnx/onnx_pb.h ] || [ ! -f /usr/include/google/protobuf/message.h ] \
    || ! command -v clang++ >/dev/null; then
   scripts/bootstrap.sh
 fi

@@ -15,5 +15,6 @@ apt-get download \
   libxxhash-dev libxxhash0 \
   libcli11-dev nlohmann-json3-dev \
   libgtest-dev googletest \
-  libboost1.74-dev
+  libboost1.74-dev \
+  libonnx-dev libonnx1 libonnxifi libprotobuf-dev libprotobuf32
 ls -1 *.deb | sed 's/^/  /'

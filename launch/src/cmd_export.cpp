@@ -1,4 +1,4 @@
-// export: a checkpoint's backbone as a PyTorch state dict (torch.load / load_state_dict).
+// export: a checkpoint's backbone as a PyTorch state dict (torch.load / load_state_dict) or ONNX.
 #include <iostream>
 #include <memory>
 
@@ -11,14 +11,27 @@ namespace {
 struct ExportArgs {
   std::string checkpoint;
   std::string out;
+  std::string format;  // torch | onnx; empty: onnx when out ends in .onnx, else torch
 };
 
+// --format, or the file name's: ".onnx" -> onnx, anything else -> torch.
+std::string exportFormat(const ExportArgs& a) {
+  if (!a.format.empty()) return a.format;
+  const std::string ext = ".onnx";
+  const bool onnx_name =
+      a.out.size() >= ext.size() && a.out.compare(a.out.size() - ext.size(), ext.size(), ext) == 0;
+  return onnx_name ? "onnx" : "torch";
+}
+
 int runExport(const ExportArgs& a) {
-  trainer::ExportSummary s = trainer::exportBackbone(a.checkpoint, a.out);
-  std::cout << "exported " << s.backbone << " (" << s.tensors << " tensors, " << s.parameters
-            << " parameters, " << s.embedding_dim << "-d, " << s.image_size << "x" << s.image_size
-            << " input) of checkpoint " << s.checkpoint_dir << " (step " << s.step << ") -> "
-            << a.out << "\n";
+  const bool onnx = exportFormat(a) == "onnx";
+  trainer::ExportSummary s = onnx ? trainer::exportOnnx(a.checkpoint, a.out)
+                                  : trainer::exportBackbone(a.checkpoint, a.out);
+  std::cout << "exported " << s.backbone << (onnx ? " as ONNX (" : " (");
+  if (onnx) std::cout << s.nodes << " nodes, ";
+  std::cout << s.tensors << " tensors, " << s.parameters << " parameters, " << s.embedding_dim
+            << "-d, " << s.image_size << "x" << s.image_size << " input) of checkpoint "
+            << s.checkpoint_dir << " (step " << s.step << ") -> " << a.out << "\n";
   return kExitOk;
 }
 
@@ -28,11 +41,16 @@ void addExportCommands(CLI::App& app, std::vector<Command>& out) {
   auto a = std::make_shared<ExportArgs>();
   auto* e = app.add_subcommand(
       "export",
-      "Write a checkpoint's backbone as a PyTorch state dict (torch.load, load_state_dict)");
+      "Write a checkpoint's backbone as a PyTorch state dict (torch.load, load_state_dict) or an "
+      "ONNX model");
   e->add_option("--checkpoint", a->checkpoint,
                 "Checkpoint directory, or a run directory (newest valid)")
       ->required();
-  e->add_option("--out", a->out, "File to write (e.g. backbone.pth)")->required();
+  e->add_option("--out", a->out, "File to write (e.g. backbone.pth, model.onnx)")->required();
+  e->add_option("--format", a->format,
+                "torch (state dict) or onnx (input N×3×S×S RGB 0..255, output the embedding); "
+                "default: onnx when --out ends in .onnx, else torch")
+      ->check(CLI::IsMember({"torch", "onnx"}));
   out.push_back({e, [a] { return runExport(*a); }});
 }
 

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "exported_backbone.h"
 #include "l2face/checkpoint/store.h"
 #include "l2face/trainer/internal/backbone.h"
 #include "l2face/trainer/internal/model_state.h"
@@ -45,21 +46,33 @@ std::vector<char> saveStateDict(const c10::Dict<std::string, at::Tensor>& state)
 
 }  // namespace
 
+ExportedBackbone loadExportedBackbone(const std::string& checkpoint) {
+  ExportedBackbone e{checkpoint::openCheckpoint(checkpoint), {}, nullptr, {}};
+  e.geometry = geometryFromJson(e.checkpoint.manifest.meta, e.checkpoint.dir.string());
+  e.net = makeBackbone(e.geometry.model, e.geometry.image_size);
+  loadModule(*e.net, e.checkpoint.file("backbone.pt"));
+  e.net->eval();
+  ExportSummary& s = e.summary;
+  s.checkpoint_dir = e.checkpoint.dir.string();
+  s.step = e.checkpoint.manifest.step;
+  s.backbone = e.geometry.model.backbone;
+  s.image_size = e.geometry.image_size;
+  s.embedding_dim = e.geometry.model.embedding_dim;
+  s.parameters = parameterCount(*e.net);
+  return e;
+}
+
 ExportSummary exportBackbone(const std::string& checkpoint, const std::string& out) {
-  checkpoint::LoadedCheckpoint c = checkpoint::openCheckpoint(checkpoint);
-  const ModelGeometry geo = geometryFromJson(c.manifest.meta, c.dir.string());
-  std::shared_ptr<BackboneImpl> net = makeBackbone(geo.model, geo.image_size);
-  loadModule(*net, c.file("backbone.pt"));
+  ExportedBackbone e = loadExportedBackbone(checkpoint);
+  const std::shared_ptr<BackboneImpl>& net = e.net;
 
   // PyTorch's state_dict order: modules in pre-order, each with its own parameters and then its
   // own buffers; the names are the dotted module paths (Sequential children are "0", "1", ...).
   c10::Dict<std::string, at::Tensor> state;
-  ExportSummary s;
   for (const auto& m : net->named_modules(/*name_prefix=*/"", /*include_self=*/true)) {
     const std::string prefix = m.key().empty() ? "" : m.key() + ".";
     for (const auto& p : m.value()->named_parameters(/*recurse=*/false)) {
       state.insert(prefix + p.key(), p.value().detach().cpu().contiguous().clone());
-      s.parameters += p.value().numel();
     }
     for (const auto& b : m.value()->named_buffers(/*recurse=*/false)) {
       state.insert(prefix + b.key(), b.value().detach().cpu().contiguous().clone());
@@ -82,13 +95,8 @@ ExportSummary exportBackbone(const std::string& checkpoint, const std::string& o
   if (ec)
     throw std::runtime_error("cannot rename " + tmp.string() + " to " + out + ": " + ec.message());
 
-  s.checkpoint_dir = c.dir.string();
-  s.step = c.manifest.step;
-  s.backbone = geo.model.backbone;
-  s.image_size = geo.image_size;
-  s.embedding_dim = geo.model.embedding_dim;
-  s.tensors = static_cast<int64_t>(state.size());
-  return s;
+  e.summary.tensors = static_cast<int64_t>(state.size());
+  return e.summary;
 }
 
 }  // namespace l2face::trainer

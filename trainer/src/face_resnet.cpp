@@ -8,7 +8,7 @@ namespace l2face::trainer {
 namespace {
 
 // conv3×3 (stride 1) -> [BN] -> PReLU. Without BN the conv keeps its bias, as in the original.
-struct UnitImpl : torch::nn::Module {
+struct UnitImpl : torch::nn::Module, GraphDescribable {
   UnitImpl(int in, int out, int padding, bool batch_norm) {
     conv = register_module("conv", convLayer(in, out, 3, 1, padding, !batch_norm));
     if (batch_norm) bn = register_module("bn", batchNorm2d(out));
@@ -18,6 +18,12 @@ struct UnitImpl : torch::nn::Module {
     x = conv(x);
     return act(bn.is_empty() ? x : bn(x));
   }
+  std::string describe(GraphWalker& w, const std::string& path,
+                       const std::string& x) const override {
+    std::string v = w.apply(path, "conv", *conv, x);
+    if (!bn.is_empty()) v = w.apply(path, "bn", *bn, v);
+    return w.apply(path, "prelu", *act, v);
+  }
   torch::nn::Conv2d conv{nullptr};
   torch::nn::BatchNorm2d bn{nullptr};
   torch::nn::PReLU act{nullptr};
@@ -25,12 +31,17 @@ struct UnitImpl : torch::nn::Module {
 TORCH_MODULE(Unit);
 
 // Two padded 3×3 units and an identity shortcut.
-struct ResUnitImpl : torch::nn::Module {
+struct ResUnitImpl : torch::nn::Module, GraphDescribable {
   ResUnitImpl(int channels, bool batch_norm) {
     unit1 = register_module("unit1", Unit(channels, channels, 1, batch_norm));
     unit2 = register_module("unit2", Unit(channels, channels, 1, batch_norm));
   }
   torch::Tensor forward(torch::Tensor x) { return x + unit2(unit1(x)); }
+  std::string describe(GraphWalker& w, const std::string& path,
+                       const std::string& x) const override {
+    const std::string u = w.apply(path, "unit2", *unit2, w.apply(path, "unit1", *unit1, x));
+    return w.graph().add(path, x, u);
+  }
   Unit unit1{nullptr}, unit2{nullptr};
 };
 TORCH_MODULE(ResUnit);
@@ -80,6 +91,19 @@ struct FaceResNet : BackboneImpl {
     x = F::max_pool2d(conv1b(conv1a(x)), pool);
     for (int i = 0; i < 3; ++i) x = F::max_pool2d(conv[i](res[i]->forward(x)), pool);
     return fc5(res[3]->forward(x).flatten(1));
+  }
+  std::string describe(GraphWalker& w, const std::string& path,
+                       const std::string& x) const override {
+    deploy::NetGraph& g = w.graph();
+    const std::string pool = GraphWalker::join(path, "max_pool");
+    std::string v = w.apply(path, "conv1b", *conv1b, w.apply(path, "conv1a", *conv1a, x));
+    v = g.maxPool(pool, v, 2, 2);
+    for (int i = 0; i < 3; ++i) {
+      v = w.apply(path, "res" + std::to_string(i + 2), *res[i], v);
+      v = g.maxPool(pool, w.apply(path, "conv" + std::to_string(i + 2), *conv[i], v), 2, 2);
+    }
+    v = w.apply(path, "res5", *res[3], v);
+    return w.apply(path, "fc5", *fc5, g.flatten(GraphWalker::join(path, "flatten"), v));
   }
   Unit conv1a{nullptr}, conv1b{nullptr};
   std::array<Unit, 3> conv{nullptr, nullptr, nullptr};

@@ -9,7 +9,7 @@ namespace {
 
 // The "improved" basic block: BN-conv3x3-BN-PReLU-conv3x3(stride)-BN, plus the shortcut
 // (1×1 conv + BN where the shape changes). No activation after the addition.
-struct IBasicBlockImpl : torch::nn::Module {
+struct IBasicBlockImpl : torch::nn::Module, GraphDescribable {
   IBasicBlockImpl(int inplanes, int planes, int stride) {
     bn1 = register_module("bn1", batchNorm2d(inplanes));
     conv1 = register_module("conv1", convLayer(inplanes, planes, 3, 1, 1, false));
@@ -26,6 +26,15 @@ struct IBasicBlockImpl : torch::nn::Module {
   torch::Tensor forward(torch::Tensor x) {
     torch::Tensor out = bn3(conv2(act(bn2(conv1(bn1(x))))));
     return out + (downsample.is_empty() ? x : downsample->forward(x));
+  }
+  std::string describe(GraphWalker& w, const std::string& path,
+                       const std::string& x) const override {
+    std::string v = w.apply(path, "conv1", *conv1, w.apply(path, "bn1", *bn1, x));
+    v = w.apply(path, "prelu", *act, w.apply(path, "bn2", *bn2, v));
+    v = w.apply(path, "bn3", *bn3, w.apply(path, "conv2", *conv2, v));
+    const std::string shortcut =
+        downsample.is_empty() ? x : w.apply(path, "downsample", *downsample, x);
+    return w.graph().add(path, v, shortcut);
   }
   torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
@@ -77,6 +86,16 @@ struct IResNet : BackboneImpl {
     for (auto& s : stages) x = s->forward(x);
     x = dropout(bn2(x).flatten(1));
     return features(fc(x));
+  }
+  std::string describe(GraphWalker& w, const std::string& path,
+                       const std::string& x) const override {
+    std::string v = w.apply(path, "bn1", *bn1, w.apply(path, "conv1", *conv1, x));
+    v = w.apply(path, "prelu", *act, v);
+    for (int i = 0; i < 4; ++i) v = w.apply(path, "layer" + std::to_string(i + 1), *stages[i], v);
+    v = w.apply(path, "bn2", *bn2, v);
+    v = w.apply(path, "dropout", *dropout,
+                w.graph().flatten(GraphWalker::join(path, "flatten"), v));
+    return w.apply(path, "features", *features, w.apply(path, "fc", *fc, v));
   }
   torch::nn::Conv2d conv1{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};

@@ -8,19 +8,23 @@ namespace l2face::trainer {
 namespace {
 
 // conv -> BN -> PReLU ("layers.0/1/2", as insightface's ConvBlock).
-struct ConvBlockImpl : torch::nn::Module {
+struct ConvBlockImpl : torch::nn::Module, GraphDescribable {
   ConvBlockImpl(int in, int out, int kernel, int stride, int padding, int groups) {
     layers = register_module(
         "layers", torch::nn::Sequential(convLayer(in, out, kernel, stride, padding, false, groups),
                                         batchNorm2d(out), prelu(out)));
   }
   torch::Tensor forward(torch::Tensor x) { return layers->forward(x); }
+  std::string describe(GraphWalker& w, const std::string& path,
+                       const std::string& x) const override {
+    return w.apply(path, "layers", *layers, x);
+  }
   torch::nn::Sequential layers{nullptr};
 };
 TORCH_MODULE(ConvBlock);
 
 // conv -> BN, no activation (the "linear" bottleneck output and the GDC).
-struct LinearBlockImpl : torch::nn::Module {
+struct LinearBlockImpl : torch::nn::Module, GraphDescribable {
   LinearBlockImpl(int in, int out, torch::ExpandingArray<2> kernel, int groups) {
     layers = register_module(
         "layers",
@@ -29,12 +33,16 @@ struct LinearBlockImpl : torch::nn::Module {
             batchNorm2d(out)));
   }
   torch::Tensor forward(torch::Tensor x) { return layers->forward(x); }
+  std::string describe(GraphWalker& w, const std::string& path,
+                       const std::string& x) const override {
+    return w.apply(path, "layers", *layers, x);
+  }
   torch::nn::Sequential layers{nullptr};
 };
 TORCH_MODULE(LinearBlock);
 
 // The inverted-residual bottleneck: 1×1 expand to `hidden`, 3×3 depthwise (stride), 1×1 linear.
-struct DepthWiseImpl : torch::nn::Module {
+struct DepthWiseImpl : torch::nn::Module, GraphDescribable {
   DepthWiseImpl(int in, int out, bool residual_, int stride, int hidden) : residual(residual_) {
     layers = register_module("layers",
                              torch::nn::Sequential(ConvBlock(in, hidden, 1, 1, 0, 1),
@@ -44,24 +52,33 @@ struct DepthWiseImpl : torch::nn::Module {
   torch::Tensor forward(torch::Tensor x) {
     return residual ? x + layers->forward(x) : layers->forward(x);
   }
+  std::string describe(GraphWalker& w, const std::string& path,
+                       const std::string& x) const override {
+    const std::string v = w.apply(path, "layers", *layers, x);
+    return residual ? w.graph().add(path, x, v) : v;
+  }
   bool residual;
   torch::nn::Sequential layers{nullptr};
 };
 TORCH_MODULE(DepthWise);
 
-struct ResidualImpl : torch::nn::Module {
+struct ResidualImpl : torch::nn::Module, GraphDescribable {
   ResidualImpl(int channels, int blocks, int hidden) {
     layers = register_module("layers", torch::nn::Sequential());
     for (int i = 0; i < blocks; ++i)
       layers->push_back(DepthWise(channels, channels, true, 1, hidden));
   }
   torch::Tensor forward(torch::Tensor x) { return layers->forward(x); }
+  std::string describe(GraphWalker& w, const std::string& path,
+                       const std::string& x) const override {
+    return w.apply(path, "layers", *layers, x);
+  }
   torch::nn::Sequential layers{nullptr};
 };
 TORCH_MODULE(Residual);
 
 // Global depthwise convolution over the whole final map, then a linear 512 -> d embedding.
-struct GdcImpl : torch::nn::Module {
+struct GdcImpl : torch::nn::Module, GraphDescribable {
   GdcImpl(int height, int width, int embedding_dim) {
     layers = register_module(
         "layers",
@@ -72,6 +89,10 @@ struct GdcImpl : torch::nn::Module {
             torch::nn::BatchNorm1d(embedding_dim)));
   }
   torch::Tensor forward(torch::Tensor x) { return layers->forward(x); }
+  std::string describe(GraphWalker& w, const std::string& path,
+                       const std::string& x) const override {
+    return w.apply(path, "layers", *layers, x);
+  }
   torch::nn::Sequential layers{nullptr};
 };
 TORCH_MODULE(Gdc);
@@ -110,6 +131,11 @@ struct MobileFaceNet : BackboneImpl {
     }
   }
   torch::Tensor forward(torch::Tensor x) override { return features(conv_sep(layers->forward(x))); }
+  std::string describe(GraphWalker& w, const std::string& path,
+                       const std::string& x) const override {
+    const std::string v = w.apply(path, "conv_sep", *conv_sep, w.apply(path, "layers", *layers, x));
+    return w.apply(path, "features", *features, v);
+  }
   torch::nn::Sequential layers{nullptr};
   ConvBlock conv_sep{nullptr};
   Gdc features{nullptr};

@@ -8,7 +8,7 @@ namespace l2face::trainer {
 namespace {
 
 // conv3x3 -> norm -> PReLU. norm "none" keeps a bias instead (no per-rank statistics).
-struct ConvUnitImpl : torch::nn::Module {
+struct ConvUnitImpl : torch::nn::Module, GraphDescribable {
   ConvUnitImpl(int in, int out, int stride, bool batch_norm) {
     conv = register_module("conv", convLayer(in, out, 3, stride, 1, !batch_norm));
     if (batch_norm) bn = register_module("bn", torch::nn::BatchNorm2d(out));
@@ -18,6 +18,12 @@ struct ConvUnitImpl : torch::nn::Module {
     x = conv->forward(x);
     if (!bn.is_empty()) x = bn->forward(x);
     return act->forward(x);
+  }
+  std::string describe(GraphWalker& w, const std::string& path,
+                       const std::string& x) const override {
+    std::string v = w.apply(path, "conv", *conv, x);
+    if (!bn.is_empty()) v = w.apply(path, "bn", *bn, v);
+    return w.apply(path, "prelu", *act, v);
   }
   torch::nn::Conv2d conv{nullptr};
   torch::nn::BatchNorm2d bn{nullptr};
@@ -60,6 +66,15 @@ struct TinyNet : BackboneImpl {
     x = fc->forward(dropout->forward(x.flatten(1)));
     if (!features.is_empty()) x = features->forward(x);
     return x;
+  }
+  std::string describe(GraphWalker& w, const std::string& path,
+                       const std::string& x) const override {
+    std::string v = w.apply(path, "body", *body, x);
+    if (!bn2.is_empty()) v = w.apply(path, "bn2", *bn2, v);
+    v = w.apply(path, "dropout", *dropout,
+                w.graph().flatten(GraphWalker::join(path, "flatten"), v));
+    v = w.apply(path, "fc", *fc, v);
+    return features.is_empty() ? v : w.apply(path, "features", *features, v);
   }
   torch::nn::Sequential body{nullptr};
   torch::nn::BatchNorm2d bn2{nullptr};

@@ -1,4 +1,4 @@
-// Exporting a checkpoint's backbone as a state dict that Python's torch.load reads; no torch here.
+// Exporting a checkpoint's backbone: a state dict for Python's torch.load, or an ONNX model.
 #pragma once
 
 #include <cstdint>
@@ -12,7 +12,8 @@ struct ExportSummary {
   std::string backbone;  // model.backbone of the checkpoint, e.g. iresnet50
   int image_size = 0;    // input side in pixels the network was built for
   int embedding_dim = 0;
-  int64_t tensors = 0;     // state-dict entries written (parameters and buffers)
+  int64_t tensors = 0;     // state-dict entries (parameters and buffers), or ONNX initializers
+  int64_t nodes = 0;       // ONNX operators (ONNX export only)
   int64_t parameters = 0;  // elements of the parameters, frozen ones included
 };
 
@@ -27,5 +28,21 @@ struct ExportSummary {
 // broken checkpoint and std::runtime_error when `out` cannot be written. Thread-safe (no shared
 // state).
 ExportSummary exportBackbone(const std::string& checkpoint, const std::string& out);
+
+// The ONNX preprocessing l2face trains with, baked into the graph: (x − kOnnxInputMean) ×
+// kOnnxInputScale, i.e. (x − 127.5) / 128.
+inline constexpr float kOnnxInputMean = 127.5f;
+inline constexpr float kOnnxInputScale = 1.0f / 128.0f;
+
+// Loads the backbone of `checkpoint` (as exportBackbone) and writes it to `out` as an ONNX model
+// (opset deploy::NetGraph::kOpset): input "input", float32 N×3×S×S RGB pixels in 0..255 (S the
+// checkpoint's image size, N dynamic); output "embedding", float32 N×d, the un-normalised
+// embedding of EmbeddingModel::embed (eval mode: BatchNorm running statistics, no dropout). The
+// first two nodes are "Sub_0" (x − 127.5) and "Mul_1" (× 1/128), the names by which insightface's
+// model_zoo recognises a model that takes raw pixels. The model passes ONNX's checker and strict
+// shape inference before `out` is written atomically. Throws std::invalid_argument naming the
+// module when the network holds a module with no ONNX translation (nothing is written), and as
+// exportBackbone otherwise.
+ExportSummary exportOnnx(const std::string& checkpoint, const std::string& out);
 
 }  // namespace l2face::trainer

@@ -5,11 +5,13 @@
 
 #include <memory>
 
+#include "l2face/trainer/internal/graph_walker.h"
 #include "l2face/trainer/options.h"
 
 namespace l2face::trainer {
 
-struct BackboneImpl : torch::nn::Module {
+// describe() emits the eval-mode forward for the ONNX export (GraphWalker).
+struct BackboneImpl : torch::nn::Module, GraphDescribable {
   virtual torch::Tensor forward(torch::Tensor x) = 0;
   int embedding_dim = 0;
 };
