@@ -1,6 +1,7 @@
-// export: a checkpoint's backbone as a PyTorch state dict (torch.load / load_state_dict).
+// export: a checkpoint's backbone (and/or its class weights) as PyTorch state dicts (torch.load).
 #include <iostream>
 #include <memory>
+#include <stdexcept>
 
 #include "commands.h"
 #include "l2face/trainer/export.h"
@@ -11,9 +12,24 @@ namespace {
 struct ExportArgs {
   std::string checkpoint;
   std::string out;
+  std::string classifier;
 };
 
+int runClassifierExport(const ExportArgs& a) {
+  trainer::ClassifierExportSummary s = trainer::exportClassifier(a.checkpoint, a.classifier);
+  std::cout << "exported the " << s.placement << " classifier (" << s.num_classes << " x "
+            << s.embedding_dim << (s.bias ? ", with bias" : "") << ", " << s.shards
+            << " shard file(s)) of checkpoint " << s.checkpoint_dir << " (step " << s.step
+            << ") -> " << a.classifier << "\n";
+  return kExitOk;
+}
+
 int runExport(const ExportArgs& a) {
+  if (a.out.empty() && a.classifier.empty()) {
+    throw std::invalid_argument("export: name --out (the backbone), --classifier, or both");
+  }
+  if (!a.classifier.empty()) runClassifierExport(a);
+  if (a.out.empty()) return kExitOk;
   trainer::ExportSummary s = trainer::exportBackbone(a.checkpoint, a.out);
   std::cout << "exported " << s.backbone << " (" << s.tensors << " tensors, " << s.parameters
             << " parameters, " << s.embedding_dim << "-d, " << s.image_size << "x" << s.image_size
@@ -32,7 +48,9 @@ void addExportCommands(CLI::App& app, std::vector<Command>& out) {
   e->add_option("--checkpoint", a->checkpoint,
                 "Checkpoint directory, or a run directory (newest valid)")
       ->required();
-  e->add_option("--out", a->out, "File to write (e.g. backbone.pth)")->required();
+  e->add_option("--out", a->out, "Backbone file to write (e.g. backbone.pth)");
+  e->add_option("--classifier", a->classifier,
+                "Class weights file to write: {weight: C x d, bias: C (if any)} in label order");
   out.push_back({e, [a] { return runExport(*a); }});
 }
 

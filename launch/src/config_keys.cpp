@@ -210,6 +210,15 @@ std::vector<KeySpec> buildTable() {
             "Channels of the first stage of the tiny backbone"),
       field("model", "dropout", M, &ModelOptions::dropout, halfOpen(0, 1, false),
             "Dropout probability before the embedding FC (tiny, iresnet*)"),
+      field(
+          "model", "init", M, &ModelOptions::init, any,
+          "Pretrained backbone for a fresh run: l2face checkpoint or run dir, `l2face export` "
+          "file, or insightface .pth state dict; the classifier starts fresh (docs/operations.md)"),
+      field("model", "init_warmup_steps", M, &ModelOptions::init_warmup_steps, atLeast(0),
+            "With model.init: the first N steps train the backbone at lr x init_warmup_lr_scale"),
+      field(
+          "model", "init_warmup_lr_scale", M, &ModelOptions::init_warmup_lr_scale, atLeast(0),
+          "Backbone LR multiplier during init_warmup_steps; 0 = frozen (BatchNorm statistics too)"),
 
       enumField("head", "type", H, &HeadOptions::type, "Classification head (docs/losses.md)"),
       alphaKey(),
