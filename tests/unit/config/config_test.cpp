@@ -387,6 +387,10 @@ TEST(Config, DigestFollowsTheChosenSectionsOnly) {
   // section is left out: its placement and sample rate may change between a run and its resume.
   EXPECT_EQ(d, "3e33eaf1cf07d20b");
 
+  Config init =
+      loadConfigFromString("", "x", {"model.init=/m/backbone.pth", "model.init_warmup_steps=9"});
+  EXPECT_EQ(configDigest(init, {"model", "head"}), d);  // where the weights start: not digested
+
   Config model = base;
   model.model.embedding_dim = 256;
   EXPECT_NE(configDigest(model, {"model", "head"}), d);
