@@ -77,10 +77,10 @@ TEST(Pretrained, ModuleStateUsesInsightfaceNamesInStateDictOrder) {
   const NamedTensors s = moduleState(*net);
   std::vector<std::string> names;
   for (const auto& [n, t] : s) names.push_back(n);
-  const std::vector<std::string> head = {"conv1.weight",     "bn1.weight",
-                                         "bn1.bias",         "bn1.running_mean",
-                                         "bn1.running_var",  "bn1.num_batches_tracked",
-                                         "prelu.weight",     "layer1.0.bn1.weight"};
+  const std::vector<std::string> head = {"conv1.weight",    "bn1.weight",
+                                         "bn1.bias",        "bn1.running_mean",
+                                         "bn1.running_var", "bn1.num_batches_tracked",
+                                         "prelu.weight",    "layer1.0.bn1.weight"};
   ASSERT_GE(names.size(), head.size());
   EXPECT_EQ(std::vector<std::string>(names.begin(), names.begin() + head.size()), head);
   const std::vector<std::string> tail = {"fc.weight",
@@ -174,9 +174,13 @@ TEST(Pretrained, FilesThatAreNoStateDictAreRefusedByName) {
   };
   expectError(zipWithPickle(dir / "list.pth", std::string("\x80\x02]q\x00.", 6)),
               "not a state dict: it holds a list");
-  expectError(zipWithPickle(dir / "module.pth", "\x80\x02" "ciresnet\nIResNet\nq\x00)\x81q\x01."),
+  expectError(zipWithPickle(dir / "module.pth",
+                            "\x80\x02"
+                            "ciresnet\nIResNet\nq\x00)\x81q\x01."),
               "not a state dict: it holds a pickled iresnet.IResNet");
-  expectError(zipWithPickle(dir / "ints.pth", std::string("\x80\x02}q\x00X\x01\x00\x00\x00aK\x01s.", 15)),
+  expectError(zipWithPickle(dir / "ints.pth", std::string("\x80\x02}q\x00X\x01\x00\x00\x00"
+                                                          "aK\x01s.",
+                                                          15)),
               "expected str -> tensor");
   std::ofstream(dir / "text.pth") << "hello";
   expectError(dir / "text.pth", "not a torch.save zip archive");
