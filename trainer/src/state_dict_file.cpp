@@ -238,30 +238,16 @@ bool StateDictUnpickler::numberOp(uint8_t op) {
   }
 }
 
-// Strings and bytes (both kept as strings).
+// Strings and bytes (both kept as strings): the opcode says how many bytes hold the length.
 bool StateDictUnpickler::textOp(uint8_t op) {
-  switch (op) {
-    case 'X':
-    case 'B': {
-      const size_t n = le(4);
-      push(str(std::string(take(n), n)));
-      return true;
-    }
-    case 0x8c:
-    case 'C': {
-      const size_t n = u8();
-      push(str(std::string(take(n), n)));
-      return true;
-    }
-    case 0x8d:
-    case 0x8e: {
-      const size_t n = le(8);
-      push(str(std::string(take(n), n)));
-      return true;
-    }
-    default:
-      return false;
-  }
+  size_t width = 0;
+  if (op == 'X' || op == 'B') width = 4;    // BINUNICODE, BINBYTES
+  if (op == 0x8c || op == 'C') width = 1;   // SHORT_BINUNICODE, SHORT_BINBYTES
+  if (op == 0x8d || op == 0x8e) width = 8;  // BINUNICODE8, BINBYTES8
+  if (width == 0) return false;
+  const size_t n = le(width);
+  push(str(std::string(take(n), n)));
+  return true;
 }
 
 // Tuples, lists and dicts.
