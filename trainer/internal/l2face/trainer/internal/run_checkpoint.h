@@ -79,13 +79,13 @@ std::optional<ResumeSource> findResumeSource(const std::string& resume_spec,
 // differ from this run's.
 void checkCompatible(const ResumeSource& src, const ModelGeometry& geo, OptimType optim_type);
 
-// Loads the optimizer state, the RNG state, the class rows and the init record into a model built for this run (on
-// any number of ranks: sharded class rows are read from the overlapping old shards; the modules'
-// backbone.pt and head.pt are loaded by the caller, on the host, before moving them to the
-// device) and returns where the run continues: the step, and the
-// data cursor continuing the same global sample sequence (when the global batch changed, the next
-// batch boundary at or after the samples already seen, with a warning on rank 0). Collective only
-// through what the caller does next; reads files only.
+// Loads the optimizer state, the RNG state, the class rows and the init record into a model built
+// for this run (on any number of ranks: sharded class rows are read from the overlapping old
+// shards; the modules' backbone.pt and head.pt are loaded by the caller, on the host, before moving
+// them to the device) and returns where the run continues: the step, and the data cursor continuing
+// the same global sample sequence (when the global batch changed, the next batch boundary at or
+// after the samples already seen, with a warning on rank 0). Collective only through what the
+// caller does next; reads files only.
 RunPosition restoreState(const ResumeSource& src, TrainModel& m, Optimizer& optimizer,
                          const RunPosition& fresh, int rank);
 
