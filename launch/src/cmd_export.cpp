@@ -1,6 +1,7 @@
-// export: a checkpoint's backbone as a PyTorch state dict (torch.load / load_state_dict) or ONNX.
+// export: a checkpoint's backbone (a PyTorch state dict or ONNX) and/or its class weights.
 #include <iostream>
 #include <memory>
+#include <stdexcept>
 
 #include "commands.h"
 #include "l2face/trainer/export.h"
@@ -12,6 +13,7 @@ struct ExportArgs {
   std::string checkpoint;
   std::string out;
   std::string format;  // torch | onnx; empty: onnx when out ends in .onnx, else torch
+  std::string classifier;
 };
 
 // --format, or the file name's: ".onnx" -> onnx, anything else -> torch.
@@ -23,7 +25,21 @@ std::string exportFormat(const ExportArgs& a) {
   return onnx_name ? "onnx" : "torch";
 }
 
+int runClassifierExport(const ExportArgs& a) {
+  trainer::ClassifierExportSummary s = trainer::exportClassifier(a.checkpoint, a.classifier);
+  std::cout << "exported the " << s.placement << " classifier (" << s.num_classes << " x "
+            << s.embedding_dim << (s.bias ? ", with bias" : "") << ", " << s.shards
+            << " shard file(s)) of checkpoint " << s.checkpoint_dir << " (step " << s.step
+            << ") -> " << a.classifier << "\n";
+  return kExitOk;
+}
+
 int runExport(const ExportArgs& a) {
+  if (a.out.empty() && a.classifier.empty()) {
+    throw std::invalid_argument("export: name --out (the backbone), --classifier, or both");
+  }
+  if (!a.classifier.empty()) runClassifierExport(a);
+  if (a.out.empty()) return kExitOk;
   const bool onnx = exportFormat(a) == "onnx";
   trainer::ExportSummary s = onnx ? trainer::exportOnnx(a.checkpoint, a.out)
                                   : trainer::exportBackbone(a.checkpoint, a.out);
@@ -46,11 +62,13 @@ void addExportCommands(CLI::App& app, std::vector<Command>& out) {
   e->add_option("--checkpoint", a->checkpoint,
                 "Checkpoint directory, or a run directory (newest valid)")
       ->required();
-  e->add_option("--out", a->out, "File to write (e.g. backbone.pth, model.onnx)")->required();
+  e->add_option("--out", a->out, "Backbone file to write (e.g. backbone.pth, model.onnx)");
   e->add_option("--format", a->format,
                 "torch (state dict) or onnx (input N×3×S×S RGB 0..255, output the embedding); "
                 "default: onnx when --out ends in .onnx, else torch")
       ->check(CLI::IsMember({"torch", "onnx"}));
+  e->add_option("--classifier", a->classifier,
+                "Class weights file to write: {weight: C x d, bias: C (if any)} in label order");
   out.push_back({e, [a] { return runExport(*a); }});
 }
 

@@ -23,6 +23,7 @@ struct TrainArgs {
   std::string config;
   std::vector<std::string> overrides;
   std::string resume = "none";
+  std::string init;  // overrides model.init
 };
 
 // Preemption: SIGTERM or SIGUSR1 (SLURM's --signal) asks the run to checkpoint and stop at the
@@ -50,6 +51,7 @@ void writeText(const fs::path& path, const std::string& text) {
 
 int runTrain(const TrainArgs& args) {
   Config cfg = loadConfig(args.config, args.overrides);
+  if (!args.init.empty()) cfg.model.init = args.init;
   comm::RunContext ctx = comm::runContextFromEnvironment();
   ctx.run_dir = cfg.run.dir;
   // comm.backend auto follows where the run's tensors live (a CPU run never gets nccl).
@@ -105,6 +107,10 @@ void addTrainCommands(CLI::App& app, std::vector<Command>& out) {
   t->add_option("--resume", args->resume,
                 "none (default), auto (the newest valid checkpoint of run.dir, if any), or a "
                 "checkpoint or run directory");
+  t->add_option("--init", args->init,
+                "Start from a pretrained backbone (sets model.init): an l2face checkpoint or run "
+                "directory, an `l2face export` file, or an insightface .pth state dict; the "
+                "classifier starts fresh, and --resume wins over it");
   // Every rank returns the same code (0, or 75 after an agreed preemption).
   out.push_back({t, [args] { return runTrain(*args); }, /*agreed_exit=*/true});
 }

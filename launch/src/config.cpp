@@ -314,7 +314,7 @@ std::string configDigest(const Config& config, std::initializer_list<std::string
   // canonical form ever does. FNV-1a 64: tiny, dependency-free and stable across platforms.
   std::string text = "l2face-config-digest-v1\n";
   for (const KeySpec& k : detail::keyTable()) {
-    if (std::find(sections.begin(), sections.end(), k.section) != sections.end()) {
+    if (k.digested && std::find(sections.begin(), sections.end(), k.section) != sections.end()) {
       text += k.name() + "=" + k.get(config) + "\n";
     }
   }

@@ -32,6 +32,12 @@ KeySpec field(const char* section, const char* key, S trainer::TrainConfig::*sec
   return k;
 }
 
+// An entry left out of configDigest (KeySpec::digested).
+KeySpec undigested(KeySpec k) {
+  k.digested = false;
+  return k;
+}
+
 // An entry for an enum member: the allowed words, the parsing and the canonical text all come from
 // the enum's name table (trainer::EnumNames), the doc from `lead` plus each word's meaning.
 template <class S, class E>
@@ -210,6 +216,17 @@ std::vector<KeySpec> buildTable() {
             "Channels of the first stage of the tiny backbone"),
       field("model", "dropout", M, &ModelOptions::dropout, halfOpen(0, 1, false),
             "Dropout probability before the embedding FC (tiny, iresnet*)"),
+      undigested(field("model", "init", M, &ModelOptions::init, any,
+                       "Pretrained backbone for a fresh run: l2face checkpoint or run dir, `l2face "
+                       "export` file, or insightface .pth state dict; the classifier starts fresh "
+                       "(docs/operations.md)")),
+      undigested(field(
+          "model", "init_warmup_steps", M, &ModelOptions::init_warmup_steps, atLeast(0),
+          "With model.init: the first N steps train the backbone at lr x init_warmup_lr_scale")),
+      undigested(field("model", "init_warmup_lr_scale", M, &ModelOptions::init_warmup_lr_scale,
+                       atLeast(0),
+                       "Backbone LR multiplier during init_warmup_steps; 0 = frozen (BatchNorm "
+                       "statistics too)")),
 
       enumField("head", "type", H, &HeadOptions::type, "Classification head (docs/losses.md)"),
       alphaKey(),

@@ -1,47 +1,81 @@
-// The backbone of a checkpoint as a torch.save-compatible state dict (a pickled dict in a zip).
+// A checkpoint's backbone, or its class weights, as a torch.save-compatible state dict.
 #include "l2face/trainer/export.h"
 
-#include <caffe2/serialize/inline_container.h>
-#include <torch/csrc/jit/serialization/export.h>
-#include <torch/csrc/jit/serialization/pickler.h>
 #include <torch/torch.h>
 
 #include <filesystem>
-#include <fstream>
 #include <stdexcept>
 
 #include "exported_backbone.h"
+#include "l2face/checkpoint/rows.h"
 #include "l2face/checkpoint/store.h"
 #include "l2face/trainer/internal/backbone.h"
 #include "l2face/trainer/internal/model_state.h"
+#include "l2face/trainer/internal/state_dict_file.h"
 
 namespace fs = std::filesystem;
 
 namespace l2face::trainer {
 namespace {
 
-// What torch::pickle_save does, without its type tags: pickle_save marks typed containers with
-// torch.jit._pickle.restore_type_tag, a global that torch.load(weights_only=True) (the default
-// since torch 2.6) refuses. Untagged, the dict unpickles as a plain {str: Tensor}, and the zip
-// layout (data.pkl, data/<storage>, version) is torch.save's.
-std::vector<char> saveStateDict(const c10::Dict<std::string, at::Tensor>& state) {
-  std::vector<char> pickled;
-  torch::jit::Pickler pickler(
-      [&](const char* p, size_t n) { pickled.insert(pickled.end(), p, p + n); },
-      /*tensor_table=*/nullptr, /*type_renamer=*/nullptr, /*memoized_class_types=*/nullptr,
-      /*get_tensor_id=*/nullptr, /*tag_aggregates=*/false);
-  pickler.protocol();
-  pickler.pushIValue(state);
-  pickler.stop();
-  std::vector<char> zip;
-  caffe2::serialize::PyTorchStreamWriter writer([&](const void* p, size_t n) {
-    zip.insert(zip.end(), static_cast<const char*>(p), static_cast<const char*>(p) + n);
-    return n;
-  });
-  torch::jit::writeArchiveAndTensors("data", pickled.data(), pickled.size(), pickler.tensorData(),
-                                     writer);
-  writer.writeEndOfFile();
-  return zip;
+// The class rows of a sharded checkpoint, from its row files: weight (C×d) and bias (C) columns
+// found by the row layout ("weight:512", "bias:1", then the optimizer's columns).
+NamedTensors shardedClassRows(const checkpoint::LoadedCheckpoint& c, int64_t num_classes,
+                              ClassifierExportSummary& s) {
+  const nlohmann::json& cls = c.manifest.meta.at("classifier");
+  const auto table = checkpoint::shardTableFromJson(cls.at("table"), c.dir.string());
+  const int64_t cols = cls.at("cols").get<int64_t>();
+  torch::Tensor rows = torch::empty({num_classes, cols}, torch::kFloat);
+  checkpoint::readRowRange(c.dir, table, 0, num_classes, cols, checkpoint::RowDType::kFloat32,
+                           rows.data_ptr<float>());
+  NamedTensors out;
+  int64_t col = 0;
+  for (const auto& block : cls.at("layout").get<std::vector<std::string>>()) {
+    const size_t colon = block.rfind(':');
+    const std::string name = block.substr(0, colon);
+    const int64_t n = std::stoll(block.substr(colon + 1));
+    if (name == "weight") out.emplace_back("weight", rows.narrow(1, col, n));
+    if (name == "bias") out.emplace_back("bias", rows.narrow(1, col, n).squeeze(1));
+    col += n;
+  }
+  s.shards = static_cast<int>(table.size());
+  return out;
+}
+
+// A replicated head's class weights from head.pt (its parameters "weight" and "bias").
+NamedTensors replicatedClassRows(const checkpoint::LoadedCheckpoint& c) {
+  torch::serialize::InputArchive ar;
+  ar.load_from(c.file("head.pt").string(), torch::Device(torch::kCPU));
+  NamedTensors out;
+  torch::Tensor weight, bias;  // undefined: try_read hands over the archive's own tensors
+  if (!ar.try_read("weight", weight)) return out;
+  out.emplace_back("weight", weight);
+  if (ar.try_read("bias", bias)) out.emplace_back("bias", bias);
+  return out;
+}
+
+NamedTensors classRows(const std::string& checkpoint, ClassifierExportSummary& s) {
+  checkpoint::LoadedCheckpoint c = checkpoint::openCheckpoint(checkpoint);
+  const ModelGeometry geo = geometryFromJson(c.manifest.meta, c.dir.string());
+  const nlohmann::json cls = c.manifest.meta.value("classifier", nlohmann::json::object());
+  s.checkpoint_dir = c.dir.string();
+  s.step = c.manifest.step;
+  s.num_classes = geo.num_classes;
+  s.embedding_dim = geo.model.embedding_dim;
+  s.placement = cls.value("placement", "replicated");
+  NamedTensors rows =
+      s.placement == "sharded" ? shardedClassRows(c, geo.num_classes, s) : replicatedClassRows(c);
+  if (rows.empty() || rows[0].first != "weight") {
+    throw std::invalid_argument(s.checkpoint_dir + " holds no class weights");
+  }
+  const torch::Tensor& w = rows[0].second;
+  if (w.dim() != 2 || w.size(0) != geo.num_classes || w.size(1) != geo.model.embedding_dim) {
+    throw std::invalid_argument(s.checkpoint_dir + ": class weights of shape " +
+                                c10::str(w.sizes()) + " where [" + std::to_string(geo.num_classes) +
+                                ", " + std::to_string(geo.model.embedding_dim) + "] are expected");
+  }
+  s.bias = rows.size() > 1;
+  return rows;
 }
 
 }  // namespace
@@ -66,37 +100,24 @@ ExportSummary exportBackbone(const std::string& checkpoint, const std::string& o
   ExportedBackbone e = loadExportedBackbone(checkpoint);
   const std::shared_ptr<BackboneImpl>& net = e.net;
 
-  // PyTorch's state_dict order: modules in pre-order, each with its own parameters and then its
-  // own buffers; the names are the dotted module paths (Sequential children are "0", "1", ...).
-  c10::Dict<std::string, at::Tensor> state;
-  for (const auto& m : net->named_modules(/*name_prefix=*/"", /*include_self=*/true)) {
-    const std::string prefix = m.key().empty() ? "" : m.key() + ".";
-    for (const auto& p : m.value()->named_parameters(/*recurse=*/false)) {
-      state.insert(prefix + p.key(), p.value().detach().cpu().contiguous().clone());
-    }
-    for (const auto& b : m.value()->named_buffers(/*recurse=*/false)) {
-      state.insert(prefix + b.key(), b.value().detach().cpu().contiguous().clone());
-    }
-  }
-  const std::vector<char> bytes = saveStateDict(state);
-
-  const fs::path target(out);
-  fs::path tmp = target;
-  tmp += ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw std::runtime_error("cannot write " + tmp.string());
-    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    f.flush();
-    if (!f) throw std::runtime_error("write failed for " + tmp.string() + " (disk full?)");
-  }
-  std::error_code ec;
-  fs::rename(tmp, target, ec);
-  if (ec)
-    throw std::runtime_error("cannot rename " + tmp.string() + " to " + out + ": " + ec.message());
-
+  const NamedTensors state = moduleState(*net);
+  writeStateDictFile(state, out);
   e.summary.tensors = static_cast<int64_t>(state.size());
   return e.summary;
+}
+
+ClassifierExportSummary exportClassifier(const std::string& checkpoint, const std::string& out) {
+  ClassifierExportSummary s;
+  NamedTensors rows;
+  try {
+    rows = classRows(checkpoint, s);
+  } catch (const std::invalid_argument&) {
+    throw;
+  } catch (const std::exception& e) {  // missing, broken or unreadable: bad input
+    throw std::invalid_argument("cannot export the classifier of " + checkpoint + ": " + e.what());
+  }
+  writeStateDictFile(rows, out);
+  return s;
 }
 
 }  // namespace l2face::trainer

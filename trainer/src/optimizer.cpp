@@ -4,6 +4,7 @@
 #include <ATen/ops/_fused_adamw.h>
 #include <ATen/ops/_fused_sgd.h>
 
+#include <algorithm>
 #include <optional>
 #include <stdexcept>
 
@@ -26,6 +27,27 @@ std::vector<torch::Tensor> zerosLike(const std::vector<torch::Tensor>& ts) {
   return out;
 }
 
+// The parameters of a group whose mask entry is `want`, with their gradients and state (handles:
+// the fused kernels update the group's own tensors).
+struct GroupPart {
+  std::vector<torch::Tensor> params, grads;
+  FusedState state;
+};
+GroupPart selectPart(const std::vector<torch::Tensor>& params,
+                     const std::vector<torch::Tensor>& grads, const FusedState& s,
+                     const std::vector<char>& mask, bool want) {
+  GroupPart p;
+  for (size_t k = 0; k < params.size(); ++k) {
+    if ((mask[k] != 0) != want) continue;
+    p.params.push_back(params[k]);
+    p.grads.push_back(grads[k]);
+    if (!s.m1.empty()) p.state.m1.push_back(s.m1[k]);
+    if (!s.m2.empty()) p.state.m2.push_back(s.m2[k]);
+    if (!s.steps.empty()) p.state.steps.push_back(s.steps[k]);
+  }
+  return p;
+}
+
 // Every group's state in one fused layout; state() lists SGD's momenta, or AdamW's moments and
 // step counts, group by group within each kind.
 class FusedOptimizer final : public Optimizer {
@@ -37,8 +59,21 @@ class FusedOptimizer final : public Optimizer {
   void step(double lr, const torch::Tensor& found_inf) override {
     torch::NoGradGuard no_grad;
     for (size_t i = 0; i < groups_.size(); ++i) {
-      fusedStep(opt_, groups_[i].params, groupGrads(groups_[i]), state_[i], groups_[i].weight_decay,
-                lr, found_inf);
+      const ParamGroup& g = groups_[i];
+      const std::vector<torch::Tensor> grads = groupGrads(g);
+      const bool split = lr_scale_ != 1.0 &&
+                         std::find(scaled_[i].begin(), scaled_[i].end(), 1) != scaled_[i].end();
+      if (!split) {
+        fusedStep(opt_, g.params, grads, state_[i], g.weight_decay, lr, found_inf);
+        continue;
+      }
+      for (const bool scaled : {false, true}) {
+        if (scaled && lr_scale_ == 0.0) continue;  // frozen: nothing of theirs changes
+        GroupPart p = selectPart(g.params, grads, state_[i], scaled_[i], scaled);
+        if (p.params.empty()) continue;
+        fusedStep(opt_, p.params, p.grads, p.state, g.weight_decay, scaled ? lr * lr_scale_ : lr,
+                  found_inf);
+      }
     }
   }
   std::vector<torch::Tensor> state() const override {
@@ -144,6 +179,7 @@ GradientCheck checkGradients(const std::vector<torch::Tensor>& grads, double cli
 
 Optimizer::Optimizer(std::vector<ParamGroup> groups) : groups_(std::move(groups)) {
   for (const auto& g : groups_) {
+    scaled_.emplace_back(g.params.size(), 0);
     for (const auto& p : g.params) {
       if (p.device() != g.params[0].device() || p.scalar_type() != g.params[0].scalar_type()) {
         throw std::invalid_argument("optimizer: a parameter group mixes devices or dtypes");
@@ -196,6 +232,17 @@ void Optimizer::loadState(const std::vector<torch::Tensor>& saved) {
                                   c10::str(mine[i].sizes()) + " here");
     }
     mine[i].copy_(saved[i]);
+  }
+}
+
+void Optimizer::scaleLearningRate(const std::vector<torch::Tensor>& params, double scale) {
+  lr_scale_ = scale;
+  for (size_t i = 0; i < groups_.size(); ++i) {
+    for (size_t k = 0; k < groups_[i].params.size(); ++k) {
+      const torch::Tensor& p = groups_[i].params[k];
+      scaled_[i][k] = std::any_of(params.begin(), params.end(),
+                                  [&](const torch::Tensor& t) { return t.is_same(p); });
+    }
   }
 }
 

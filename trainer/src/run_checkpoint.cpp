@@ -190,6 +190,7 @@ nlohmann::json checkpointMeta(const ModelGeometry& geo, OptimType optim_type,
     cls["step_counts"] = m.classifier->stepCounts();
   }
   meta["classifier"] = cls;
+  if (!m.init.is_null()) meta["init"] = m.init;
   return meta;
 }
 
@@ -270,6 +271,7 @@ RunPosition restoreState(const ResumeSource& src, TrainModel& m, Optimizer& opti
     throw IncompatibleCheckpoint(src.dir + ": " + e.what());
   }
   restoreRngStates(loadTensors(dir / "rng.pt"), modelDevice(m), src.dir, rank);
+  if (src.meta.contains("init")) m.init = src.meta["init"];
   if (m.classifier) {
     const nlohmann::json& cls = src.meta.at("classifier");
     const auto table = checkpoint::shardTableFromJson(cls.at("table"), src.dir);

@@ -12,6 +12,7 @@
 #include "l2face/trainer/internal/input.h"
 #include "l2face/trainer/internal/model_state.h"
 #include "l2face/trainer/internal/precision.h"
+#include "l2face/trainer/internal/pretrained.h"
 #include "l2face/trainer/internal/sharded_classifier.h"
 #include "l2face/trainer/internal/train_step.h"
 
@@ -52,6 +53,29 @@ void reportClassifier(const TrainerOptions& opt, const comm::RunContext& ctx, in
             << humanBytes(mem.optimizer_bytes) << ", logits " << humanBytes(mem.logits_bytes)
             << ", features " << humanBytes(mem.activation_bytes) << " = " << humanBytes(mem.total())
             << "\n";
+}
+
+// model.init on a fresh start: the pretrained backbone's weights (every rank reads the file, so the
+// ranks agree; the start-up broadcast of data parallelism carries rank 0's anyway). Rank 0 says
+// what was loaded. The head and classifier keep their fresh initialisation.
+nlohmann::json initBackbone(const TrainerOptions& opt, TrainModel& m, int64_t num_classes,
+                            const comm::RunContext& ctx) {
+  const InitSource src = loadPretrainedBackbone(*m.backbone, opt.model.init);
+  if (ctx.isLeader()) {
+    std::cerr << "[l2face] init: " << opt.model.backbone << " backbone from " << src.path << " ("
+              << src.kind << " " << src.file << ", " << src.tensors << " tensors, xxh64 "
+              << src.xxh64;
+    if (src.step >= 0) std::cerr << ", step " << src.step;
+    std::cerr << "); the classifier starts fresh for " << num_classes
+              << " classes (a checkpoint's classifier is never loaded, even with as many classes)";
+    if (opt.model.init_warmup_steps > 0) {
+      std::cerr << "; backbone lr x " << opt.model.init_warmup_lr_scale << " for the first "
+                << opt.model.init_warmup_steps << " step(s)"
+                << (opt.model.init_warmup_lr_scale == 0 ? " (frozen)" : "");
+    }
+    std::cerr << "\n";
+  }
+  return src.json();
 }
 
 }  // namespace
@@ -115,6 +139,12 @@ TrainModel buildModel(const TrainerOptions& opt, const Runtime& rt, int64_t num_
   if (source) {  // module state is restored on the host, before the move to the device
     loadModule(*m.backbone, fs::path(source->dir) / "backbone.pt");
     loadModule(*m.head, fs::path(source->dir) / "head.pt");
+    if (!opt.model.init.empty() && ctx.isLeader()) {
+      std::cerr << "[l2face] model.init " << opt.model.init
+                << " is not loaded: the run resumes from " << source->dir << "\n";
+    }
+  } else if (!opt.model.init.empty()) {
+    m.init = initBackbone(opt, m, num_classes, ctx);
   }
   m.backbone->to(rt.device);
   m.head->to(rt.device);

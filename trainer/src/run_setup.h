@@ -38,7 +38,8 @@ ClassifierPlacement choosePlacement(const TrainerOptions& opt, int world, int64_
                                     const std::optional<ResumeSource>& source);
 
 // Backbone, head and (sharded) classifier, the modules' saved state loaded on the host when
-// resuming, then moved to the device in training mode. Rank 0 reports the classifier's memory.
+// resuming (or, on a fresh start with model.init, the pretrained backbone: InitError when it does
+// not fit), then moved to the device in training mode. Rank 0 reports the classifier's memory.
 TrainModel buildModel(const TrainerOptions& opt, const Runtime& rt, int64_t num_classes,
                       ClassifierPlacement placement, const std::optional<ResumeSource>& source,
                       comm::Communicator& comm, const comm::RunContext& ctx);

@@ -11,6 +11,7 @@
 #include "cuda_stream.h"
 #include "l2face/data/sampler.h"
 #include "l2face/trainer/internal/batch_transfer.h"
+#include "l2face/trainer/internal/pretrained.h"
 #include "l2face/trainer/internal/schedule.h"
 #include "l2face/trainer/internal/sync_debug.h"
 
@@ -137,6 +138,7 @@ TrainSummary TrainingRun::run() {
 // (docs/performance.md). Fault injection (docs/reliability.md): a NaN
 // loss, or a rank that stops calling collectives (the watchdog of the others ends the job).
 void TrainingRun::trainStep(int64_t step, double lr) {
+  initWarmup(step);
   const bool poisoned = opt_.faults.has("train.nan_loss", ctx_.rank, step);
   if (opt_.faults.has("train.hang", ctx_.rank, step)) hang(step);
   followCurrentStream(comm_, rt_.device);
@@ -153,6 +155,26 @@ void TrainingRun::trainStep(int64_t step, double lr) {
   grad_norm_ = step_->finish(lr, poisoned, *counters_).norm;
   ++window_steps_;
   metrics_->stepDone(int64_t{accumulate_} * opt_.data.batch_size);
+}
+
+// model.init_warmup_steps: until that step the backbone learns at lr × init_warmup_lr_scale; at 0
+// it is frozen, its BatchNorms in evaluation mode (set again every step: an evaluation leaves the
+// backbone in training mode). Follows the step, so a resumed run continues the warm-up.
+void TrainingRun::initWarmup(int64_t step) {
+  const ModelOptions& mo = opt_.model;
+  if (mo.init.empty() || mo.init_warmup_steps <= 0 || mo.init_warmup_lr_scale == 1.0) return;
+  const bool warm = step < mo.init_warmup_steps;
+  const bool frozen = mo.init_warmup_lr_scale == 0.0;
+  if (warm && frozen) freezeBatchNorm(*m_.backbone);
+  if (warm == warming_) return;
+  warming_ = warm;
+  optimizer_->scaleLearningRate(m_.backbone->parameters(), warm ? mo.init_warmup_lr_scale : 1.0);
+  if (warm) return;
+  m_.backbone->train();
+  if (ctx_.isLeader() && step > 0) {
+    console_->say("[l2face] step " + std::to_string(step) + ": the backbone " +
+                  (frozen ? "is unfrozen" : "warm-up is over") + " (model.init_warmup_steps)\n");
+  }
 }
 
 void TrainingRun::hang(int64_t step) const {

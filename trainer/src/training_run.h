@@ -44,6 +44,7 @@ class TrainingRun {
   void startLoop();
   // The step and the boundary duties.
   void trainStep(int64_t step, double lr);
+  void initWarmup(int64_t step);
   void logWindow(int64_t done, double lr);
   void evaluate(int64_t done);
   bool agreeToStop();
@@ -88,6 +89,7 @@ class TrainingRun {
   int64_t epoch_ = 0;    // of the last batch read
   int64_t window_steps_ = 0, window_start_ = 0, skipped_reported_ = 0;
   torch::Tensor grad_norm_;  // of the last step
+  bool warming_ = false;     // the backbone's lr is scaled (model.init_warmup_steps)
 };
 
 }  // namespace l2face::trainer

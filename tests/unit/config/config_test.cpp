@@ -42,6 +42,9 @@ const std::vector<std::pair<std::string, std::string>> kNonDefault = {
     {"model.norm", "none"},
     {"model.width", "16"},
     {"model.dropout", "0.2"},
+    {"model.init", "/models/backbone.pth"},
+    {"model.init_warmup_steps", "500"},
+    {"model.init_warmup_lr_scale", "0.1"},
     {"head.type", "softmax"},
     {"head.alpha", "32.5"},
     {"head.alpha_learnable", "true"},
@@ -153,6 +156,9 @@ TEST(Config, EveryKeyParsesFromYaml) {
   EXPECT_EQ(c.model.norm, "none");
   EXPECT_EQ(c.model.width, 16);
   EXPECT_DOUBLE_EQ(c.model.dropout, 0.2);
+  EXPECT_EQ(c.model.init, "/models/backbone.pth");
+  EXPECT_EQ(c.model.init_warmup_steps, 500);
+  EXPECT_DOUBLE_EQ(c.model.init_warmup_lr_scale, 0.1);
   EXPECT_EQ(c.head.type, trainer::HeadType::kSoftmax);
   EXPECT_DOUBLE_EQ(c.head.alpha, 32.5);
   EXPECT_FALSE(c.head.alpha_auto);
@@ -380,6 +386,10 @@ TEST(Config, DigestFollowsTheChosenSectionsOnly) {
   // Pinned: checkpoints store it, so a change here breaks resuming older runs. The classifier
   // section is left out: its placement and sample rate may change between a run and its resume.
   EXPECT_EQ(d, "3e33eaf1cf07d20b");
+
+  Config init =
+      loadConfigFromString("", "x", {"model.init=/m/backbone.pth", "model.init_warmup_steps=9"});
+  EXPECT_EQ(configDigest(init, {"model", "head"}), d);  // where the weights start: not digested
 
   Config model = base;
   model.model.embedding_dim = 256;

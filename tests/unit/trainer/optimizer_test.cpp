@@ -200,3 +200,57 @@ TEST(Optimizer, NoDecayGroupHoldsBatchNormBiasesAndLearnedAlpha) {
   EXPECT_FALSE(isIn(ir->named_parameters()["features.weight"], irg[0].params) ||
                isIn(ir->named_parameters()["features.weight"], irg[1].params));
 }
+
+// scaleLearningRate: 0 leaves the chosen parameters and their state exactly as they were (AdamW's
+// step counts too) while the others train; 0.5 is a step with half the lr for them; 1 restores.
+TEST(Optimizer, ScaledLearningRateFreezesOrSlowsSomeParameters) {
+  for (OptimType type : {OptimType::kSgd, OptimType::kAdamW}) {
+    Twin t = makeTwin();
+    OptimOptions o;
+    o.type = type;
+    o.momentum = 0.9;
+    o.betas = {0.9, 0.999};
+    auto mine = makeOptimizer(o, {{t.mine, 5e-4}});
+    auto ref = makeOptimizer(o, {{t.ref, 5e-4}});
+    auto run = [&](Optimizer& opt, std::vector<torch::Tensor>& p, const torch::Tensor& target,
+                   double lr) {
+      opt.zeroGrad();
+      lossOf(p, target).backward();
+      opt.step(lr);
+    };
+    mine->scaleLearningRate({t.mine[1]}, 0.0);
+    const torch::Tensor frozen = t.mine[1].detach().clone();
+    std::vector<torch::Tensor> state0;
+    for (const auto& s : mine->state()) state0.push_back(s.clone());
+    for (int step = 0; step < 3; ++step) run(*mine, t.mine, torch::randn({4, 3}), 0.1);
+    EXPECT_TRUE(torch::equal(t.mine[1], frozen));
+    EXPECT_FALSE(torch::equal(t.mine[0], t.ref[0]));  // the others trained
+    const auto state = mine->state();
+    ASSERT_EQ(state.size() % 3, 0u);  // each kind lists the three parameters in order
+    for (size_t i = 1; i < state.size(); i += 3) {
+      EXPECT_TRUE(torch::equal(state[i], state0[i])) << i;  // the frozen parameter's state
+    }
+
+    // Half the lr for the same parameter: as a separate optimizer with lr/2 on it would step.
+    Twin u = makeTwin();
+    auto half = makeOptimizer(o, {{u.mine, 5e-4}});
+    half->scaleLearningRate({u.mine[1]}, 0.5);
+    auto solo = makeOptimizer(o, {{{u.ref[1]}, 5e-4}});
+    auto rest = makeOptimizer(o, {{{u.ref[0], u.ref[2]}, 5e-4}});
+    for (int step = 0; step < 3; ++step) {
+      const torch::Tensor target = torch::randn({4, 3});
+      run(*half, u.mine, target, 0.1);
+      solo->zeroGrad();
+      rest->zeroGrad();
+      lossOf(u.ref, target).backward();
+      solo->step(0.05);
+      rest->step(0.1);
+    }
+    for (size_t i = 0; i < u.mine.size(); ++i) EXPECT_TRUE(torch::equal(u.mine[i], u.ref[i])) << i;
+
+    half->scaleLearningRate({u.mine[1]}, 1.0);  // restored: the plain step again
+    const torch::Tensor before = u.mine[1].detach().clone();
+    run(*half, u.mine, torch::randn({4, 3}), 0.1);
+    EXPECT_FALSE(torch::equal(u.mine[1], before));
+  }
+}

@@ -1,4 +1,5 @@
-// Exporting a checkpoint's backbone: a state dict for Python's torch.load, or an ONNX model.
+// Exporting a checkpoint's backbone (a state dict for Python's torch.load, or an ONNX model) or
+// its class weights (a state dict); no torch here.
 #pragma once
 
 #include <cstdint>
@@ -44,5 +45,24 @@ inline constexpr float kOnnxInputScale = 1.0f / 128.0f;
 // module when the network holds a module with no ONNX translation (nothing is written), and as
 // exportBackbone otherwise.
 ExportSummary exportOnnx(const std::string& checkpoint, const std::string& out);
+
+struct ClassifierExportSummary {
+  std::string checkpoint_dir;
+  int64_t step = 0;
+  int64_t num_classes = 0;
+  int embedding_dim = 0;
+  bool bias = false;      // the head has a class bias (written as "bias")
+  std::string placement;  // replicated | sharded (as the checkpoint holds it)
+  int shards = 1;         // row files read (sharded)
+};
+
+// Writes the class weights of `checkpoint` (a checkpoint or run directory, as exportBackbone) to
+// `out` as torch.save's {"weight": C×d float32, "bias": C float32 (heads with a bias only)}, rows
+// in label order (classes.tsv of the run), whatever the classifier's placement: a replicated
+// head's head.pt, or a sharded run's row files of any world size (sampled or not; the optimizer
+// columns are left out). Atomic (temp file, rename: nothing is left behind on failure). Throws
+// std::invalid_argument naming the checkpoint when it is missing, broken or holds no classifier
+// (a usage error), std::runtime_error when `out` cannot be written. Thread-safe (no shared state).
+ClassifierExportSummary exportClassifier(const std::string& checkpoint, const std::string& out);
 
 }  // namespace l2face::trainer

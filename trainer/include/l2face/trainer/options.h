@@ -110,6 +110,14 @@ struct ModelOptions {
   std::string norm = "batch";  // batch | none (none: no BatchNorm; tiny and face_resnet only)
   int width = 32;              // channels of the first stage of the tiny backbone
   double dropout = 0.0;        // before the embedding FC (tiny, iresnet*), as insightface's
+  // A pretrained backbone to start a fresh run from ("" = none): an l2face checkpoint or run
+  // directory, an `l2face export` file or an insightface .pth state dict. The classifier always
+  // starts fresh; a resumed run keeps its own weights.
+  std::string init;
+  // The first init_warmup_steps optimizer steps of a run with init: the backbone learns at
+  // lr × init_warmup_lr_scale; 0 freezes it (parameters and BatchNorm running statistics).
+  int64_t init_warmup_steps = 0;
+  double init_warmup_lr_scale = 0.0;
 };
 
 struct HeadOptions {

@@ -27,6 +27,10 @@ struct KeySpec {
   std::function<Problem(Config&, const YAML::Node&)> set;
   // Canonical YAML text of the current value (toYaml, the digest, equality, defaults).
   std::function<std::string(const Config&)> get;
+  // Part of configDigest when its section is: false for keys that say where a run's weights start
+  // and how its first steps train (model.init*), not what the network is, so that the digest
+  // checkpoints record stays the same with or without them.
+  bool digested = true;
 
   std::string name() const { return section + "." + key; }
 };

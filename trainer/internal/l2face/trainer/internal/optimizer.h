@@ -73,6 +73,12 @@ class Optimizer {
   // std::invalid_argument naming the first tensor whose count or shape differs.
   void loadState(const std::vector<torch::Tensor>& state);
   void zeroGrad();
+  // From the next step on, `params` (some of this optimizer's parameters) are updated with
+  // lr × scale, as a parameter group's lr would be; scale 0 leaves them and their optimizer state
+  // untouched (no weight decay, momentum, moments or AdamW step count), and scale 1 restores the
+  // plain step. While a scale other than 1 is set, a group holding both kinds is updated by one
+  // fused kernel per kind. The state's layout (state(), checkpoints) does not change.
+  void scaleLearningRate(const std::vector<torch::Tensor>& params, double scale);
   // Gradients of all parameters in group order (handles to .grad, so in-place ops reach them).
   std::vector<torch::Tensor> grads() const;
   std::vector<torch::Tensor> params() const;
@@ -81,6 +87,8 @@ class Optimizer {
   explicit Optimizer(std::vector<ParamGroup> groups);
   std::vector<torch::Tensor> groupGrads(const ParamGroup& g) const;
   std::vector<ParamGroup> groups_;
+  std::vector<std::vector<char>> scaled_;  // per group and parameter: 1 when its lr is scaled
+  double lr_scale_ = 1.0;
 };
 
 // Throws std::invalid_argument for a group mixing devices or dtypes (the fused kernels need one of

@@ -28,6 +28,7 @@ struct TrainModel {
   std::shared_ptr<BackboneImpl> backbone;
   Head head{nullptr};  // the feature constraint, and the class weights when replicated
   std::unique_ptr<ShardedClassifier> classifier;  // the class weights when sharded
+  nlohmann::json init;  // the pretrained backbone the run started from (model.init), or null
 };
 
 // Where a run stands at a step boundary.
@@ -45,7 +46,8 @@ struct RunPosition {
 //   classifier.shard-<r>.bin                     rank r of a sharded run: its class rows with
 //                                                 their optimizer state (checkpoint row file)
 //   manifest.json meta: model geometry, position (step, cursor, samples), config digest, α,
-//                       optimizer, classifier placement, shard table, row layout, step counts.
+//                       optimizer, classifier placement, shard table, row layout, step counts,
+//                       and "init" (path, kind, file, xxh64) for a run started from model.init.
 //
 // This rank's files as jobs for checkpoint::AsyncCheckpointer: the state is copied to host memory
 // here, on the training thread; the jobs only write those copies.
@@ -77,13 +79,13 @@ std::optional<ResumeSource> findResumeSource(const std::string& resume_spec,
 // differ from this run's.
 void checkCompatible(const ResumeSource& src, const ModelGeometry& geo, OptimType optim_type);
 
-// Loads the optimizer state, the RNG state and the class rows into a model built for this run (on
-// any number of ranks: sharded class rows are read from the overlapping old shards; the modules'
-// backbone.pt and head.pt are loaded by the caller, on the host, before moving them to the
-// device) and returns where the run continues: the step, and the
-// data cursor continuing the same global sample sequence (when the global batch changed, the next
-// batch boundary at or after the samples already seen, with a warning on rank 0). Collective only
-// through what the caller does next; reads files only.
+// Loads the optimizer state, the RNG state, the class rows and the init record into a model built
+// for this run (on any number of ranks: sharded class rows are read from the overlapping old
+// shards; the modules' backbone.pt and head.pt are loaded by the caller, on the host, before moving
+// them to the device) and returns where the run continues: the step, and the data cursor continuing
+// the same global sample sequence (when the global batch changed, the next batch boundary at or
+// after the samples already seen, with a warning on rank 0). Collective only through what the
+// caller does next; reads files only.
 RunPosition restoreState(const ResumeSource& src, TrainModel& m, Optimizer& optimizer,
                          const RunPosition& fresh, int rank);
 
