@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <utility>
 
 #include "l2face/eval/errors.h"
 
@@ -47,20 +48,21 @@ void requireBothClasses(const char* fn, int64_t positives, int64_t negatives) {
 double belowMin(double v) { return v - std::max(1.0, std::abs(v)); }
 double aboveMax(double v) { return v + std::max(1.0, std::abs(v)); }
 
+// Indices by score, ties in index order (a stable sort's result). Sorting (key, index) pairs keeps
+// the comparisons in cache, several times faster than comparing through the index on millions.
 std::vector<size_t> orderByScore(const std::vector<double>& scores, bool descending) {
+  std::vector<std::pair<double, size_t>> keyed(scores.size());
+  for (size_t i = 0; i < scores.size(); ++i) keyed[i] = {descending ? -scores[i] : scores[i], i};
+  std::sort(keyed.begin(), keyed.end());
   std::vector<size_t> order(scores.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) {
-    return descending ? scores[x] > scores[y] : scores[x] < scores[y];
-  });
+  for (size_t i = 0; i < order.size(); ++i) order[i] = keyed[i].second;
   return order;
 }
 
-}  // namespace
-
-double bestThreshold(const std::vector<double>& scores, const std::vector<int>& labels) {
-  const int64_t positives = validate("bestThreshold", scores, labels);
-  const auto order = orderByScore(scores, /*descending=*/false);
+// bestThreshold's sweep over the samples in `order` (ascending scores, non-empty), of which
+// `positives` are positive.
+double sweepBestThreshold(const std::vector<double>& scores, const std::vector<int>& labels,
+                          const std::vector<size_t>& order, int64_t positives) {
   // Sweep the candidates upwards. Below the minimum everything is accepted: the positives are
   // right. Passing a group of equal scores rejects it: its negatives become right, positives wrong.
   int64_t correct = positives;
@@ -86,6 +88,13 @@ double bestThreshold(const std::vector<double>& scores, const std::vector<int>& 
     i = j;
   }
   return best_threshold;
+}
+
+}  // namespace
+
+double bestThreshold(const std::vector<double>& scores, const std::vector<int>& labels) {
+  const int64_t positives = validate("bestThreshold", scores, labels);
+  return sweepBestThreshold(scores, labels, orderByScore(scores, /*descending=*/false), positives);
 }
 
 std::vector<int> contiguousFolds(int64_t n, int k) {
@@ -114,19 +123,22 @@ std::vector<FoldResult> kFoldAccuracy(const std::vector<double>& scores,
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   auto foldOf = [&](size_t i) { return folds.empty() ? 0 : folds[i]; };
 
+  // One sort for all folds: each fold's training samples are the global order without it.
+  const std::vector<size_t> order = orderByScore(scores, /*descending=*/false);
   std::vector<FoldResult> results;
   for (int id : ids) {
-    std::vector<double> train_scores;
-    std::vector<int> train_labels;
-    for (size_t i = 0; i < scores.size(); ++i) {
+    std::vector<size_t> train;
+    train.reserve(order.size());
+    int64_t train_positives = 0;
+    for (size_t i : order) {
       // One fold only: train on the fold itself (documented as optimistic).
       if (foldOf(i) != id || ids.size() == 1) {
-        train_scores.push_back(scores[i]);
-        train_labels.push_back(labels[i]);
+        train.push_back(i);
+        train_positives += labels[i] == 1;
       }
     }
     FoldResult result;
-    result.threshold = bestThreshold(train_scores, train_labels);
+    result.threshold = sweepBestThreshold(scores, labels, train, train_positives);
     int64_t correct = 0, count = 0;
     for (size_t i = 0; i < scores.size(); ++i) {
       if (foldOf(i) != id) continue;

@@ -1,10 +1,7 @@
 #!/usr/bin/env bash
 # e2e: the real CLI end to end — synth a tiny corpus, data stats, train a few steps, eval.
 set -euo pipefail
-L2FACE="$1"; WORK="$2"; SRC="$3"
-PY="$SRC/.venv/bin/python"; [ -x "$PY" ] || PY=python3
-rm -rf "$WORK"; mkdir -p "$WORK"
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$(dirname "$0")/common.sh"
 
 "$L2FACE" synth --out "$WORK/corpus" --identities 12 --images-per-identity 6 --eval-identities 20 \
   --eval-images-per-identity 4 --pairs-per-fold 4 --size 32 --seed 3 --threads 2

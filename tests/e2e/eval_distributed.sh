@@ -3,11 +3,7 @@
 # features; rank 0's report equals one process's field by field, exactly (wall times aside), for
 # the official IJB layout (1:1 and 1:N), a pairs file and a templates set; rank 1 prints nothing.
 set -euo pipefail
-L2FACE="$1"; WORK="$2"; SRC="$3"
-PY="$SRC/.venv/bin/python"; [ -x "$PY" ] || PY=python3
-MPI=(mpirun --allow-run-as-root --oversubscribe --mca mpi_yield_when_idle 1)
-rm -rf "$WORK"; mkdir -p "$WORK"
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$(dirname "$0")/common.sh"
 
 "$L2FACE" synth --out "$WORK/corpus" --identities 10 --images-per-identity 6 --eval-identities 12 \
   --eval-images-per-identity 5 --templates-per-subject 2 --folds 2 --pairs-per-fold 6 --size 32 \

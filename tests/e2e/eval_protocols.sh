@@ -2,10 +2,7 @@
 # e2e: `l2face eval` on every protocol — pairs, .bin sets (Python-pickled), templates, scores,
 # compare — with reports, ROC CSVs and plots; bad inputs exit 1 naming file and record.
 set -euo pipefail
-L2FACE="$1"; WORK="$2"; SRC="$3"
-PY="$SRC/.venv/bin/python"; [ -x "$PY" ] || PY=python3
-rm -rf "$WORK"; mkdir -p "$WORK"
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$(dirname "$0")/common.sh"
 
 "$L2FACE" synth --out "$WORK/corpus" --identities 12 --images-per-identity 6 --eval-identities 20 \
   --eval-images-per-identity 4 --pairs-per-fold 4 --size 32 --seed 3 --threads 2 >/dev/null

@@ -2,10 +2,7 @@
 # e2e: `l2face export` -> Python torch.load -> tests/python/iresnet.py load_state_dict(strict=True)
 # gives the embeddings `l2face embed` gives (iresnet18); other backbones export with their names.
 set -euo pipefail
-L2FACE="$1"; WORK="$2"; SRC="$3"
-PY="$SRC/.venv/bin/python"; [ -x "$PY" ] || PY=python3
-rm -rf "$WORK"; mkdir -p "$WORK"
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$(dirname "$0")/common.sh"
 
 "$L2FACE" synth --out "$WORK/corpus" --identities 6 --images-per-identity 4 --eval-identities 4 --folds 2 \
   --eval-images-per-identity 2 --pairs-per-fold 2 --size 32 --seed 11 --threads 2 >/dev/null

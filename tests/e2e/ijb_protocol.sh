@@ -3,10 +3,7 @@
 # checked against an independent NumPy implementation of the protocol on the saved face features;
 # bad meta files and landmarks exit 2 naming file:line and field, and write no report.
 set -euo pipefail
-L2FACE="$1"; WORK="$2"; SRC="$3"
-PY="$SRC/.venv/bin/python"; [ -x "$PY" ] || PY=python3
-rm -rf "$WORK"; mkdir -p "$WORK"
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$(dirname "$0")/common.sh"
 
 "$L2FACE" synth --out "$WORK/corpus" --identities 12 --images-per-identity 6 --eval-identities 20 \
   --eval-images-per-identity 6 --templates-per-subject 3 --pairs-per-fold 4 --size 32 --seed 3 \

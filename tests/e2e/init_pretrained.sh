@@ -6,11 +6,7 @@
 # the errors (exit 2, nothing loaded); and `export --classifier` of the sharded run against the
 # row files read by Python.
 set -euo pipefail
-L2FACE="$1"; WORK="$2"; SRC="$3"
-PY="$SRC/.venv/bin/python"; [ -x "$PY" ] || PY=python3
-MPI=(mpirun --allow-run-as-root --oversubscribe --mca mpi_yield_when_idle 1)
-rm -rf "$WORK"; mkdir -p "$WORK"
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$(dirname "$0")/common.sh"
 
 "$L2FACE" synth --out "$WORK/corpus" --identities 5 --images-per-identity 4 --eval-identities 4 \
   --folds 2 --eval-images-per-identity 2 --pairs-per-fold 2 --size 32 --seed 7 --threads 2 >/dev/null
