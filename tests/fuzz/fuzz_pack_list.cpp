@@ -34,11 +34,23 @@ std::vector<std::pair<size_t, std::vector<std::string>>> entryLines(const std::s
   return lines;
 }
 
-// Five finite landmarks a similarity onto the template can be estimated from.
-void checkPoints(const PackEntry& e) {
-  for (const auto& p : e.points) {
+// A number column read whole: the value of all its characters.
+double wholeNumber(const std::string& column) {
+  char* end = nullptr;
+  const double v = std::strtod(column.c_str(), &end);
+  if (end != column.c_str() + column.size()) std::abort();
+  return v;
+}
+
+// The landmark and score columns are numbers; the five landmarks are theirs, finite, and a
+// similarity onto the template can be estimated from them.
+void checkPoints(const PackEntry& e, const std::vector<std::string>& cols) {
+  for (size_t k = 0; k < 5; ++k) {
+    const auto& p = e.points[k];
     if (!std::isfinite(p.x) || !std::isfinite(p.y)) std::abort();
+    if (wholeNumber(cols[2 + 2 * k]) != p.x || wholeNumber(cols[3 + 2 * k]) != p.y) std::abort();
   }
+  if (cols.size() == 13 && !std::isfinite(wholeNumber(cols[12]))) std::abort();
   try {
     const auto t = l2face::data::estimateSimilarity(e.points, l2face::data::kArcFaceTemplate112);
     if (!std::isfinite(t.a + t.b + t.tx + t.ty)) std::abort();
@@ -57,7 +69,7 @@ void checkEntry(const PackEntry& e, size_t line, const std::vector<std::string>&
   if (std::strtoll(cols[1].c_str(), nullptr, 10) != e.label) std::abort();
   const bool points_columns = cols.size() == 12 || cols.size() == 13;
   if (e.has_points != points_columns || (!points_columns && cols.size() != 2)) std::abort();
-  if (e.has_points) checkPoints(e);
+  if (e.has_points) checkPoints(e, cols);
 }
 
 }  // namespace
