@@ -25,7 +25,8 @@ bool parseDouble(const std::string& s, double& out) {
   errno = 0;
   char* end = nullptr;
   out = std::strtod(s.c_str(), &end);
-  return !s.empty() && errno == 0 && end && *end == '\0' && std::isfinite(out);
+  // Every character read: a NUL byte inside the column does not end it.
+  return !s.empty() && errno == 0 && end == s.c_str() + s.size() && std::isfinite(out);
 }
 
 std::vector<std::string> splitColumns(const std::string& line) {

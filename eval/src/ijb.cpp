@@ -6,6 +6,7 @@
 #include <cctype>
 #include <chrono>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <system_error>
 
@@ -23,6 +24,16 @@ using detail::FieldReader;
 constexpr const char* kPointNames[10] = {"x1", "y1", "x2", "y2", "x3",
                                          "y3", "x4", "y4", "x5", "y5"};
 
+// A landmark or score: a number, not negative, and finite as a float (the type it is kept in).
+float faceValue(const FieldReader& in, size_t field, const char* name, const char* negative) {
+  const double v = in.number(field, name);
+  if (v < 0.0) throw EvalError(in.at(name) + " " + in.text(field) + " " + negative);
+  if (v > std::numeric_limits<float>::max()) {
+    throw EvalError(in.at(name) + " " + in.text(field) + " is too large for a float");
+  }
+  return static_cast<float>(v);
+}
+
 std::vector<IjbFace> readFaces(const std::string& file, const fs::path& crops) {
   FieldReader in(file, ' ', "face list");
   detail::ImageChecker checker(file);
@@ -32,16 +43,10 @@ std::vector<IjbFace> readFaces(const std::string& file, const fs::path& crops) {
     IjbFace face;
     face.image = detail::joinPath(crops, in.text(0));
     checker.check(face.image, in.line());
-    for (int k = 0; k < 10; ++k) {
-      const double v = in.number(static_cast<size_t>(k) + 1, kPointNames[k]);
-      if (v < 0.0)
-        throw EvalError(in.at(kPointNames[k]) + " " + in.text(k + 1) +
-                        " is outside the crop (negative)");
-      face.points[static_cast<size_t>(k)] = static_cast<float>(v);
+    for (size_t k = 0; k < 10; ++k) {
+      face.points[k] = faceValue(in, k + 1, kPointNames[k], "is outside the crop (negative)");
     }
-    const double score = in.number(11, "score");
-    if (score < 0.0) throw EvalError(in.at("score") + " " + in.text(11) + " is negative");
-    face.score = static_cast<float>(score);
+    face.score = faceValue(in, 11, "score", "is negative");
     face.where = detail::where(file, in.line());
     faces.push_back(std::move(face));
   }

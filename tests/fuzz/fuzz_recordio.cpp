@@ -3,8 +3,6 @@
 //
 // Input layout: u16 idx_len (little-endian), u8 property_len, idx_len bytes of .idx text,
 // property_len bytes of the property file (0: no property file), then the .rec bytes.
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -14,29 +12,12 @@
 #include <string>
 #include <vector>
 
+#include "fuzz_files.h"
 #include "l2face/data/errors.h"
 #include "l2face/data/recordio.h"
 
-namespace {
-
-void writeBytes(const std::string& path, const uint8_t* data, size_t size) {
-  FILE* f = std::fopen(path.c_str(), "wb");
-  if (!f) std::abort();
-  if (size > 0 && std::fwrite(data, 1, size, f) != size) std::abort();
-  std::fclose(f);
-}
-
-const std::string& workDir() {
-  static const std::string dir = [] {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "l2face_fuzz_rec_XXXXXX").string();
-    if (!mkdtemp(pattern.data())) std::abort();
-    return pattern;
-  }();
-  return dir;
-}
-
-}  // namespace
+using l2face::fuzz::workDir;
+using l2face::fuzz::writeBytes;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace l2face::data;
@@ -48,7 +29,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint8_t* rec = prop + prop_len;
   const size_t rec_len = size - 3 - idx_len - prop_len;
 
-  const std::string dir = workDir();
+  const std::string dir = workDir("l2face_fuzz_rec");
   const std::string rec_path = dir + "/train.rec";
   writeBytes(rec_path, rec, rec_len);
   writeBytes(dir + "/train.idx", idx, idx_len);

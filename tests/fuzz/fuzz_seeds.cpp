@@ -1,10 +1,12 @@
 // Writes the seed corpora of the fuzz targets: valid inputs made by the project's own writers.
 //
-// Usage: fuzz_seeds OUT_DIR SOURCE_DIR [TARGET...]   (targets: jpeg recordio bin config http store)
+// Usage: fuzz_seeds OUT_DIR SOURCE_DIR [TARGET...]
+// (targets: jpeg recordio bin config http store pack_list ijb)
 // OUT_DIR/<target>/ receives the seeds. JPEG and RecordIO seeds come from the synthetic corpus
 // generator (a tiny corpus in RecordIO format), .bin seeds are pickle streams as Python 2 and 3
 // write them, config seeds are configs/*.yaml and the YAML blocks of docs/*.md, HTTP seeds are
-// requests a scraper sends, store seeds are a client's conversation.
+// requests a scraper sends, store seeds are a client's conversation, pack_list seeds are list files
+// of `l2face data pack`, ijb seeds are the IJB meta files of the synthetic corpus generator.
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -55,22 +57,29 @@ std::string recordioInput(const std::string& idx, const std::string& property,
   return s + idx + property + rec;
 }
 
-void jpegAndRecordio(const fs::path& out, bool want_jpeg, bool want_recordio) {
-  const fs::path corpus = out / "tmp-synth";
+// A tiny synthetic corpus in `corpus` (RecordIO training split); with `ijb`, also the evaluation
+// split in that target's IJB layout: 2 subjects x 4 images in 2 templates each, crops 1.jpg-8.jpg.
+void tinyCorpus(const fs::path& corpus, const std::string& ijb) {
   fs::remove_all(corpus);
   l2face::data::SynthOptions o;
   o.out = corpus.string();
   o.identities = 2;
   o.images_per_identity = 2;
   o.eval_identities = 2;
-  o.eval_images_per_identity = 2;
+  o.eval_images_per_identity = ijb.empty() ? 2 : 4;
   o.size = 32;
   o.folds = 1;
   o.pairs_per_fold = 1;
   o.threads = 1;
   o.format = "rec";
-  o.templates_per_subject = 1;
+  o.templates_per_subject = ijb.empty() ? 1 : 2;
+  o.ijb = ijb;
   l2face::data::synthesizeCorpus(o);
+}
+
+void jpegAndRecordio(const fs::path& out, bool want_jpeg, bool want_recordio) {
+  const fs::path corpus = out / "tmp-synth";
+  tinyCorpus(corpus, "");
   if (want_jpeg) {
     int k = 0;
     std::vector<fs::path> images;
@@ -299,11 +308,70 @@ void storeSeeds(const fs::path& dir) {
                 Writer(Command::kAdd).str("n").i64(5).frame());
 }
 
+void packListSeeds(const fs::path& dir) {
+  const std::string points = "38.29 51.69 73.53 51.50 56.02 71.73 41.54 92.36 70.72 92.20";
+  writeSeed(dir, "no_points.txt", "alice/1.jpg 0\nalice/2.jpg 0\nbob/1.jpg 1\n");
+  writeSeed(
+      dir, "points.txt",
+      "# path label x1 y1 ... x5 y5\nalice/1.jpg 0 " + points + "\n\nbob/1.jpg 7 " + points + "\n");
+  writeSeed(dir, "points_score.txt",
+            "wild/0001.jpg 3 " + points + " 0.998\n/abs/wild_2.jpg\t12 " + points + " 1e-3\n");
+  writeSeed(dir, "mixed_crlf.txt", "a.jpg 0\r\nb.jpg 16777215 " + points + "\r\n#c 1\r\n");
+  writeSeed(dir, "three_columns.txt", "a.jpg 0 1\n");
+  writeSeed(dir, "negative_label.txt", "a.jpg -1\n");
+  writeSeed(dir, "fractional_label.txt", "a.jpg 1.5\n");
+  writeSeed(dir, "label_too_large.txt", "a.jpg 16777216\n");
+  writeSeed(dir, "nan_landmark.txt", "a.jpg 0 nan 1 2 3 4 5 6 7 8 9\n");
+  writeSeed(dir, "coinciding_landmarks.txt", "a.jpg 0 5 5 5 5 5 5 5 5 5 5 0.9\n");
+  writeSeed(dir, "bad_score.txt", "a.jpg 0 " + points + " inf\n");
+  writeSeed(dir, "only_comments.txt", "# nothing\n\n");
+}
+
+// fuzz_ijb's input: the meta files of `l2face synth --ijb IJBC` joined by "----" lines (faces,
+// templates, pairs, G1, G2, probes), and broken variants.
+void ijbSeeds(const fs::path& out) {
+  const fs::path corpus = out / "tmp-ijb";
+  tinyCorpus(corpus, "IJBC");
+  const fs::path meta = corpus / "ijb" / "meta";
+  std::vector<std::string> files;
+  for (const char* f :
+       {"ijbc_name_5pts_score.txt", "ijbc_face_tid_mid.txt", "ijbc_template_pair_label.txt",
+        "ijbc_1N_gal_G1.csv", "ijbc_1N_gal_G2.csv", "ijbc_1N_probe_mixed.csv"}) {
+    files.push_back(readAll(meta / f));
+  }
+  fs::remove_all(corpus);
+  auto join = [](const std::vector<std::string>& parts, size_t n) {
+    std::string s;
+    for (size_t k = 0; k < n; ++k) s += (k > 0 ? "----\n" : "") + parts[k];
+    return s;
+  };
+  const fs::path dir = out / "ijb";
+  writeSeed(dir, "synth_1N.txt", join(files, 6));
+  writeSeed(dir, "synth_1to1.txt", join(files, 3));
+  writeSeed(dir, "synth_G1_only.txt", join(files, 4));
+  auto edited = [&](size_t part, const std::string& from, const std::string& to) {
+    std::vector<std::string> parts = files;
+    const size_t at = parts[part].find(from);
+    if (at == std::string::npos) throw std::runtime_error("ijb seed: no '" + from + "'");
+    parts[part].replace(at, from.size(), to);
+    return join(parts, 6);
+  };
+  writeSeed(dir, "missing_crop.txt", edited(0, "1.jpg", "9.jpg"));
+  writeSeed(dir, "negative_landmark.txt", edited(0, ".jpg ", ".jpg -"));
+  writeSeed(dir, "order_differs.txt", edited(1, "1.jpg", "2.jpg"));
+  writeSeed(dir, "unknown_template.txt", edited(2, "1 ", "99 "));
+  writeSeed(dir, "bad_label.txt", edited(2, " 1\n", " 2\n"));
+  writeSeed(dir, "bad_header.txt", edited(3, "TEMPLATE_ID", "TID"));
+  writeSeed(dir, "two_subjects.txt", edited(5, "\n", "\n2,7,x.jpg\n"));
+  writeSeed(dir, "short_row.txt", edited(4, "\n", "\n1\n"));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::cerr << "usage: fuzz_seeds OUT_DIR SOURCE_DIR [jpeg|recordio|bin|config|http|store...]\n";
+    std::cerr << "usage: fuzz_seeds OUT_DIR SOURCE_DIR "
+                 "[jpeg|recordio|bin|config|http|store|pack_list|ijb...]\n";
     return 2;
   }
   const fs::path out = argv[1], source = argv[2];
@@ -316,6 +384,8 @@ int main(int argc, char** argv) {
     if (wanted("config")) configSeeds(out / "config", source);
     if (wanted("http")) httpSeeds(out / "http");
     if (wanted("store")) storeSeeds(out / "store");
+    if (wanted("pack_list")) packListSeeds(out / "pack_list");
+    if (wanted("ijb")) ijbSeeds(out);
   } catch (const std::exception& e) {
     std::cerr << "fuzz_seeds: " << e.what() << "\n";
     return 1;

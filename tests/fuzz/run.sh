@@ -2,7 +2,8 @@
 # Runs the libFuzzer targets, each for SECONDS, from seed corpora generated now; fails on any crash
 # (a sanitizer report, an uncaught exception, a timeout of one input, a leak, an abort).
 #
-#   tests/fuzz/run.sh SECONDS [TARGET...]     TARGET: jpeg recordio bin config http store (default all)
+#   tests/fuzz/run.sh SECONDS [TARGET...]     TARGET: jpeg recordio bin config http store
+#                                             pack_list ijb (default all)
 #
 # Builds build-fuzz/ first (clang, -DL2FACE_FUZZ=ON, target l2face_fuzz) unless FUZZ_NO_BUILD=1.
 # Environment: FUZZ_BUILD_DIR (default build-fuzz), FUZZ_WORK_DIR (default FUZZ_BUILD_DIR/fuzz-work:
@@ -11,14 +12,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root="$PWD"
-usage() { echo "usage: tests/fuzz/run.sh SECONDS [jpeg|recordio|bin|config|http|store...]" >&2; exit 2; }
+usage() {
+  echo "usage: tests/fuzz/run.sh SECONDS [jpeg|recordio|bin|config|http|store|pack_list|ijb...]" >&2
+  exit 2
+}
 [ $# -ge 1 ] || usage
 seconds="$1"; shift
 [[ "$seconds" =~ ^[0-9]+$ ]] || usage
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(jpeg recordio bin config http store)
+[ ${#targets[@]} -gt 0 ] || targets=(jpeg recordio bin config http store pack_list ijb)
 for t in "${targets[@]}"; do
-  case "$t" in jpeg|recordio|bin|config|http|store) ;; *) usage ;; esac
+  case "$t" in jpeg|recordio|bin|config|http|store|pack_list|ijb) ;; *) usage ;; esac
 done
 
 build="${FUZZ_BUILD_DIR:-build-fuzz}"

@@ -250,6 +250,24 @@ TEST(Pack, ListParserAcceptsCommentsScoresAndRelativeRoots) {
   }
 }
 
+// A number column is read whole: "40" followed by a NUL byte and more characters is not 40.
+TEST(Pack, ListNumberColumnWithBytesAfterANulIsRefused) {
+  TempDir dir;
+  const std::string head = "a.jpg 0 10 20 30 20 20 30 12 40 28 40";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {std::string(" 0.9\0x", 6), "l.txt:1: column 13 (score): '0.9"},
+      {std::string("\0\0002", 3), "l.txt:1: column 12 (y5): '40"}};
+  for (const auto& [tail, message] : cases) {
+    writeText(dir.path() / "l.txt", head + tail + "\n");
+    try {
+      parsePackList(dir.file("l.txt"), "");
+      ADD_FAILURE() << "no error for " << message;
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(Pack, RefusesAForeignNonEmptyOutputButReplacesItsOwn) {
   TempDir dir;
   writeWildSet(dir.path() / "in", 2);

@@ -60,6 +60,11 @@ TEST_F(Ijb, BadInputNamesFileLineAndField) {
                   {"ijbc_name_5pts_score.txt:2: field 'y2' 'x' is not a finite number"});
   writeFile(meta("ijbc_name_5pts_score.txt"), "1.jpg 1 2 3 -4 5 6 7 8 9 10 1.0\n");
   expectEvalError([&] { readIjb(dir_.str(), "IJBC", 2); }, {":1: field 'y2' -4", "outside"});
+  // Finite as a double but not as the float a landmark or score is kept in.
+  writeFile(meta("ijbc_name_5pts_score.txt"), "1.jpg 1 2 3 4 5 6 7 4e64 9 10 1.0\n");
+  expectEvalError([&] { readIjb(dir_.str(), "IJBC", 2); }, {":1: field 'y4' 4e64", "too large"});
+  writeFile(meta("ijbc_name_5pts_score.txt"), "1.jpg 1 2 3 4 5 6 7 8 9 10 1e39\n");
+  expectEvalError([&] { readIjb(dir_.str(), "IJBC", 2); }, {":1: field 'score' 1e39", "too large"});
   writeFile(meta("ijbc_name_5pts_score.txt"), "1.jpg 1 2 3 4 5 6 7 8 9 10\n");
   expectEvalError([&] { readIjb(dir_.str(), "IJBC", 2); }, {":1: expected 12 fields"});
   SetUp();

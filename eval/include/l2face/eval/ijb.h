@@ -65,9 +65,10 @@ IjbFiles ijbFiles(const std::string& target);
 // starting TEMPLATE_ID,SUBJECT_ID then one row per image (further columns unread, but every row
 // has the header's column count). The 1:N files are optional as a group. Fold of pair i:
 // contiguousFolds(pairs, folds). Every crop must exist under DIR/loose_crop. A missing file or
-// crop, a wrong field count, a non-numeric or non-finite field, a negative landmark, a negative
-// score, an unknown template in a pair or 1:N file (a template without media), a
-// template given two subjects, or an empty file throws EvalError naming file:line and field.
+// crop, a wrong field count, a non-numeric or non-finite field, a negative landmark or score, a
+// landmark or score beyond the float range, an unknown template in a pair or 1:N file (a template
+// without media), a template given two subjects, or an empty file throws EvalError naming
+// file:line and field.
 IjbSet readIjb(const std::string& dir, const std::string& target, int folds);
 
 // Embeds every face once (batches of batch_size, face order; shards as runPairs). Returns
