@@ -141,6 +141,10 @@ void TrainingRun::trainStep(int64_t step, double lr) {
   initWarmup(step);
   const bool poisoned = opt_.faults.has("train.nan_loss", ctx_.rank, step);
   if (opt_.faults.has("train.hang", ctx_.rank, step)) hang(step);
+  opt_.faults.crashPoint("train.crash", ctx_.rank, step);
+  if (const auto* slow = opt_.faults.find("train.slow_step", ctx_.rank, step)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(slow->value));
+  }
   followCurrentStream(comm_, rt_.device);
   const SyncDebugScope sync_debug(rt_.device, opt_.run.cuda_sync_debug);  // run.cuda_sync_debug
   step_->begin(step);

@@ -56,7 +56,8 @@ struct TrainerOptions : TrainConfig {
   const std::atomic<int>* stop_requested = nullptr;
   // Fault injection for tests (docs/reliability.md), the one route for every injected fault:
   // train.nan_loss@stepN (the loss of 0-based optimizer step N is made NaN), train.hang,
-  // train.kill_after_save and the checkpoint.* faults. The CLI reads it from L2FACE_FAULT.
+  // train.kill_after_save, train.crash (exit 86 as the step begins), train.slow_step=MS (the step
+  // waits MS ms) and the checkpoint.* faults. The CLI reads it from L2FACE_FAULT.
   checkpoint::FaultPlan faults;
 };
 
