@@ -36,17 +36,19 @@ struct Sampler::Cache {
   int next_slot = 0;
 };
 
-Sampler::Sampler(size_t dataset_size, int64_t global_batch, uint64_t seed, int rank,
-                 int world_size)
+Sampler::Sampler(size_t dataset_size, int64_t global_batch, uint64_t seed, int rank, int world_size,
+                 int accumulate)
     : dataset_size_(dataset_size),
       global_batch_(global_batch),
       seed_(seed),
       rank_(rank),
       world_size_(world_size),
+      accumulate_(accumulate),
       cache_(std::make_shared<Cache>()) {
-  if (global_batch <= 0 || world_size <= 0) {
+  if (global_batch <= 0 || world_size <= 0 || accumulate <= 0) {
     throw std::invalid_argument("Sampler: global batch (" + std::to_string(global_batch) +
-                                ") and world size (" + std::to_string(world_size) +
+                                "), world size (" + std::to_string(world_size) +
+                                ") and batches per optimizer step (" + std::to_string(accumulate) +
                                 ") must be positive");
   }
   if (rank < 0 || rank >= world_size) {
@@ -59,12 +61,16 @@ Sampler::Sampler(size_t dataset_size, int64_t global_batch, uint64_t seed, int r
                                 std::to_string(world_size) +
                                 "; choose a per-rank batch so that G = B * P");
   }
-  if (dataset_size < static_cast<size_t>(global_batch)) {
+  // Images per optimizer step; an epoch holds a whole number of optimizer steps.
+  const auto step_images = static_cast<size_t>(global_batch) * static_cast<size_t>(accumulate);
+  if (dataset_size < step_images) {
     throw DataError("Sampler: dataset of " + std::to_string(dataset_size) +
-                    " samples is smaller than one global batch of " +
+                    " samples is smaller than one " +
+                    (accumulate > 1 ? "optimizer step of " + std::to_string(accumulate) + " x "
+                                    : std::string("global batch of ")) +
                     std::to_string(global_batch) + "; use a smaller batch or more data");
   }
-  steps_per_epoch_ = static_cast<int64_t>(dataset_size / static_cast<size_t>(global_batch));
+  steps_per_epoch_ = static_cast<int64_t>(dataset_size / step_images) * accumulate;
 }
 
 std::shared_ptr<const std::vector<size_t>> Sampler::permutation(int64_t epoch) const {

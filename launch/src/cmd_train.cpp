@@ -24,7 +24,22 @@ struct TrainArgs {
   std::vector<std::string> overrides;
   std::string resume = "none";
   std::string init;  // overrides model.init
+  bool keep_global_batch = false;
 };
+
+// L2FACE_RESTARTS: restarts of this job so far, set by the elastic supervisor (0 when unset).
+int64_t restartsFromEnvironment() {
+  const char* v = std::getenv("L2FACE_RESTARTS");
+  if (v == nullptr) return 0;
+  const std::string text(v);
+  const bool digits = !text.empty() && text.size() <= 18 &&
+                      text.find_first_not_of("0123456789") == std::string::npos;
+  if (!digits) {
+    throw ConfigError("L2FACE_RESTARTS='" + text + "': expected a non-negative integer (the " +
+                      "restarts of this job so far, set by the elastic supervisor), or unset");
+  }
+  return std::stoll(text);
+}
 
 // Preemption: SIGTERM or SIGUSR1 (SLURM's --signal) asks the run to checkpoint and stop at the
 // next step boundary; so does a first SIGINT, and a second SIGINT ends the process at once.
@@ -51,6 +66,7 @@ void writeText(const fs::path& path, const std::string& text) {
 
 int runTrain(const TrainArgs& args) {
   Config cfg = loadConfig(args.config, args.overrides);
+  const int64_t restarts = restartsFromEnvironment();
   if (!args.init.empty()) cfg.model.init = args.init;
   comm::RunContext ctx = comm::runContextFromEnvironment();
   ctx.run_dir = cfg.run.dir;
@@ -75,6 +91,8 @@ int runTrain(const TrainArgs& args) {
   topt.faults = checkpoint::FaultPlan::fromEnvironment();
   topt.config_digest = configDigest(cfg, {"model", "head"});
   topt.resume = args.resume;
+  topt.keep_global_batch = args.keep_global_batch;
+  topt.restarts = restarts;
   installStopHandlers();
   topt.stop_requested = &g_stop;
 
@@ -111,6 +129,10 @@ void addTrainCommands(CLI::App& app, std::vector<Command>& out) {
                 "Start from a pretrained backbone (sets model.init): an l2face checkpoint or run "
                 "directory, an `l2face export` file, or an insightface .pth state dict; the "
                 "classifier starts fresh, and --resume wins over it");
+  t->add_flag("--keep-global-batch", args->keep_global_batch,
+              "When resuming, keep the checkpoint's images per optimizer step on this run's ranks "
+              "(data.batch_size: the largest per-rank batch; accumulation steps make up the "
+              "rest), so the run continues the same computation; data.global_batch wins if set");
   // Every rank returns the same code (0, or 75 after an agreed preemption).
   out.push_back({t, [args] { return runTrain(*args); }, /*agreed_exit=*/true});
 }

@@ -171,7 +171,13 @@ std::vector<KeySpec> buildTable() {
             "Training set: ImageFolder root, a directory with train.rec/train.idx, .rec file(s) "
             "(comma-separated) or a glob of .rec shards; needed to train"),
       field("data", "batch_size", D, &DataOptions::batch_size, atLeast(1),
-            "Images per rank per step; the global batch is batch_size × ranks"),
+            "Images per rank per batch; the global batch is batch_size × ranks. With a fixed "
+            "global batch (data.global_batch, --keep-global-batch): the largest per-rank batch"),
+      field("data", "global_batch", D, &DataOptions::global_batch, atLeast(0),
+            "Images per optimizer step over all ranks; 0 = batch_size × ranks × "
+            "optim.accumulate_steps. When > 0 it is split over the P ranks: per-rank batch "
+            "global_batch / (P·k) with the smallest k >= optim.accumulate_steps that keeps it "
+            "<= batch_size; P must divide it (else exit 2 naming the rank counts that can)"),
       field("data", "workers", D, &DataOptions::workers, atLeast(0),
             "Loader threads; 0 = from the CPU count"),
       field("data", "prefetch", D, &DataOptions::prefetch, atLeast(1),
@@ -277,7 +283,8 @@ std::vector<KeySpec> buildTable() {
       field("optim", "power", O, &OptimOptions::power, greaterThan(0),
             "For schedule polynomial: lr·(1 − progress)^power after warmup"),
       field("optim", "accumulate_steps", O, &OptimOptions::accumulate_steps, atLeast(1),
-            "Batches whose gradients are summed into one optimizer step"),
+            "Batches whose gradients are summed into one optimizer step; with a fixed global "
+            "batch (data.global_batch, --keep-global-batch): the fewest"),
       field("optim", "clip_grad_norm", O, &OptimOptions::clip_grad_norm, atLeast(0),
             "Clip the global gradient norm to this value; 0 = off"),
       field("optim", "max_nan_steps", O, &OptimOptions::max_nan_steps, atLeast(1),

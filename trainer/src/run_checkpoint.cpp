@@ -11,6 +11,7 @@
 
 #include "l2face/checkpoint/rows.h"
 #include "l2face/checkpoint/store.h"
+#include "l2face/trainer/internal/batch_plan.h"
 #include "l2face/trainer/internal/tensor_comm.h"
 #include "l2face/trainer/trainer.h"
 
@@ -145,6 +146,16 @@ ClassifierPlacement ResumeSource::placement() const {
 
 OptimType ResumeSource::optimizer() const {
   return kindFromMeta(meta, "optimizer", OptimType::kSgd, dir);
+}
+
+int64_t ResumeSource::globalBatch() const {
+  const auto g = meta.value("global_batch", int64_t{0});
+  const auto k = meta.value("accumulate_steps", int64_t{1});
+  if (g <= 0 || k <= 0) {
+    throw IncompatibleCheckpoint(dir + ": the manifest records no global batch to keep; set " +
+                                 "data.global_batch instead of --keep-global-batch");
+  }
+  return g * k;
 }
 
 std::vector<checkpoint::FileJob> snapshotJobs(TrainModel& m, const Optimizer& optimizer, int rank) {
@@ -298,18 +309,16 @@ RunPosition restoreState(const ResumeSource& src, TrainModel& m, Optimizer& opti
   const data::Cursor saved{src.meta.at("cursor").at("epoch").get<int64_t>(),
                            src.meta.at("cursor").at("step").get<int64_t>()};
   const int64_t old_batch = src.meta.value("global_batch", fresh.global_batch);
-  pos.cursor = saved;
-  if (old_batch != fresh.global_batch) {
-    // The same global sample sequence: skip to the first new batch boundary at or after the
-    // samples already consumed in this epoch.
-    const int64_t seen = saved.step * old_batch;
-    pos.cursor.step = (seen + fresh.global_batch - 1) / fresh.global_batch;
-    if (rank == 0 && seen % fresh.global_batch != 0) {
-      std::cerr << "[l2face] warning: the global batch changed from " << old_batch << " to "
-                << fresh.global_batch << "; " << pos.cursor.step * fresh.global_batch - seen
-                << " sample(s) of epoch " << saved.epoch
-                << " are skipped to reach a batch boundary\n";
-    }
+  // The same global sample sequence, at this run's batches: exact when the images per optimizer
+  // step are the checkpoint's.
+  const ContinuedCursor next =
+      continueCursor(saved, old_batch, fresh.global_batch, fresh.accumulate);
+  pos.cursor = next.cursor;
+  if (rank == 0 && next.skipped > 0) {
+    std::cerr << "[l2face] warning: the images per optimizer step changed from " << old_batch
+              << " x " << src.meta.value("accumulate_steps", 1) << " to " << fresh.global_batch
+              << " x " << fresh.accumulate << "; " << next.skipped << " sample(s) of epoch "
+              << saved.epoch << " are skipped to reach an optimizer-step boundary\n";
   }
   return pos;
 }

@@ -19,6 +19,7 @@ RunMetrics::RunMetrics(const TrainerOptions& opt, const comm::RunContext& ctx)
   monitor_ = std::make_unique<monitoring::RunMonitor>(opt.monitoring, id);
   auto& m = monitor_->metrics();
   m.total_steps.Set(static_cast<double>(opt.optim.max_steps));
+  m.restarts.Increment(static_cast<double>(opt.restarts));
   m.updateProcessMetrics();
   if (ctx.isLeader() && !monitor_->address().empty()) {
     std::cerr << "[l2face] metrics: http://" << monitor_->address() << "/metrics\n";
@@ -27,6 +28,12 @@ RunMetrics::RunMetrics(const TrainerOptions& opt, const comm::RunContext& ctx)
 
 void RunMetrics::classifierShard(int64_t classes) {
   monitor_->metrics().classifier_shard_classes.Set(static_cast<double>(classes));
+}
+
+void RunMetrics::shape(int ranks, int64_t global_batch) {
+  auto& m = monitor_->metrics();
+  m.world_size.Set(ranks);
+  m.global_batch.Set(static_cast<double>(global_batch));
 }
 
 void RunMetrics::dataWait(double seconds) {

@@ -21,6 +21,7 @@ class RunMetrics {
   RunMetrics(const TrainerOptions& opt, const comm::RunContext& ctx);
   void dataWait(double seconds);
   void classifierShard(int64_t classes);  // classes whose weights this rank holds
+  void shape(int ranks, int64_t global_batch);  // ranks; images per optimizer step, all ranks
   void stepDone(int64_t samples);         // after the optimizer step
   // At a logging boundary (the host has synchronised anyway).
   void window(const TrainSummary& s, int64_t epoch, double lr, const data::LoaderStats& loader,

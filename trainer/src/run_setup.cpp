@@ -36,8 +36,7 @@ std::string humanBytes(int64_t bytes) {  // KiB, MiB or GiB, whichever reads bes
 
 // What a rank holds for its class shard, printed once by rank 0 at start.
 void reportClassifier(const TrainerOptions& opt, const comm::RunContext& ctx, int world,
-                      int64_t num_classes) {
-  const int64_t global_batch = int64_t{opt.data.batch_size} * world;
+                      int64_t num_classes, int64_t global_batch) {
   const ClassifierMemory mem =
       classifierMemory(opt.head, opt.optim, opt.classifier, num_classes, opt.model.embedding_dim,
                        world, ctx.rank, global_batch);
@@ -124,7 +123,7 @@ ClassifierPlacement choosePlacement(const TrainerOptions& opt, int world, int64_
 
 TrainModel buildModel(const TrainerOptions& opt, const Runtime& rt, int64_t num_classes,
                       ClassifierPlacement placement, const std::optional<ResumeSource>& source,
-                      comm::Communicator& comm, const comm::RunContext& ctx) {
+                      comm::Communicator& comm, const comm::RunContext& ctx, int64_t loader_batch) {
   const bool sharded = placement == ClassifierPlacement::kSharded;
   const HeadSpec spec = resolveHeadSpec(opt.head, num_classes);  // one spec for both
   TrainModel m;
@@ -134,7 +133,7 @@ TrainModel buildModel(const TrainerOptions& opt, const Runtime& rt, int64_t num_
     m.classifier =
         std::make_unique<ShardedClassifier>(spec, opt.optim, opt.classifier, num_classes,
                                             opt.model.embedding_dim, opt.run.seed, comm, rt.device);
-    if (ctx.isLeader()) reportClassifier(opt, ctx, comm.size(), num_classes);
+    if (ctx.isLeader()) reportClassifier(opt, ctx, comm.size(), num_classes, loader_batch);
   }
   if (source) {  // module state is restored on the host, before the move to the device
     loadModule(*m.backbone, fs::path(source->dir) / "backbone.pt");

@@ -39,10 +39,11 @@ ClassifierPlacement choosePlacement(const TrainerOptions& opt, int world, int64_
 
 // Backbone, head and (sharded) classifier, the modules' saved state loaded on the host when
 // resuming (or, on a fresh start with model.init, the pretrained backbone: InitError when it does
-// not fit), then moved to the device in training mode. Rank 0 reports the classifier's memory.
+// not fit), then moved to the device in training mode. Rank 0 reports the classifier's memory for
+// loader_batch images per forward pass (all ranks: the run's per-rank batch × ranks).
 TrainModel buildModel(const TrainerOptions& opt, const Runtime& rt, int64_t num_classes,
                       ClassifierPlacement placement, const std::optional<ResumeSource>& source,
-                      comm::Communicator& comm, const comm::RunContext& ctx);
+                      comm::Communicator& comm, const comm::RunContext& ctx, int64_t loader_batch);
 
 // Rank 0 prints α (or the scale s) against the paper's bound and returns the bound (0 when it
 // does not apply).

@@ -32,7 +32,6 @@ TrainingRun::TrainingRun(const TrainerOptions& opt, comm::Communicator& comm,
       comm_(comm),
       ctx_(ctx),
       world_(comm.size()),
-      accumulate_(opt.optim.accumulate_steps),
       log_every_(std::max(1, opt.monitoring.log_every)),
       control_(control),
       rt_(configureRuntime(opt, ctx)) {
@@ -58,8 +57,9 @@ void TrainingRun::buildFromStart() {
   geo_ = ModelGeometry{opt_.model, opt_.head, opt_.data.image_size, num_classes_};
   source_ = findResumeSource(opt_.resume, opt_.run.dir, control_);
   if (source_) checkCompatible(*source_, geo_, opt_.optim.type);
+  planBatches();
   const ClassifierPlacement placement = choosePlacement(opt_, world_, num_classes_, source_);
-  m_ = buildModel(opt_, rt_, num_classes_, placement, source_, comm_, ctx_);
+  m_ = buildModel(opt_, rt_, num_classes_, placement, source_, comm_, ctx_, batch_.loaderBatch());
   metrics_->classifierShard(m_.classifier ? m_.classifier->range().size() : num_classes_);
 
   std::vector<torch::Tensor> never_decay;
@@ -67,16 +67,35 @@ void TrainingRun::buildFromStart() {
   optimizer_ = makeOptimizer(
       opt_.optim, parameterGroups({m_.backbone.get(), m_.head.get()}, opt_.optim, never_decay));
 
-  position_.global_batch = int64_t{opt_.data.batch_size} * world_;
-  position_.accumulate = accumulate_;
+  position_.global_batch = batch_.loaderBatch();
+  position_.accumulate = batch_.accumulate;
   if (source_) position_ = restoreState(*source_, m_, *optimizer_, position_, ctx_.rank);
+}
+
+// The images of an optimizer step and their split over the ranks: as configured, or a fixed
+// global batch (data.global_batch; the checkpoint's with --keep-global-batch) split into per-rank
+// batches and accumulation steps. Every rank computes the same plan (or throws the same
+// std::invalid_argument: no split on this many ranks). Rank 0 says what it chose.
+void TrainingRun::planBatches() {
+  std::optional<SavedBatch> saved;
+  if (source_ && opt_.keep_global_batch) {
+    saved = SavedBatch{source_->globalBatch(), fs::path(source_->dir).filename().string()};
+  }
+  std::string warning;
+  batch_ = planBatch(opt_.data, opt_.optim, opt_.keep_global_batch, world_, saved, &warning);
+  metrics_->shape(world_, batch_.global_batch);
+  if (!ctx_.isLeader()) return;
+  if (!warning.empty()) std::cerr << "[l2face] warning: " << warning << "\n";
+  if (batch_.fixed()) std::cerr << "[l2face] " << describeBatchPlan(batch_) << "\n";
 }
 
 // Loader, data parallelism, evaluation, reporting, checkpoints and the step, positioned where
 // the run starts.
 void TrainingRun::startLoop() {
-  data::Sampler sampler(dataset_->size(), position_.global_batch, opt_.run.seed, ctx_.rank, world_);
-  if (position_.cursor.step >= sampler.stepsPerEpoch()) {  // a changed batch crossed the epoch
+  data::Sampler sampler(dataset_->size(), position_.global_batch, opt_.run.seed, ctx_.rank, world_,
+                        batch_.accumulate);
+  // The epoch is over (or a changed global batch crossed its end).
+  if (position_.cursor.step >= sampler.stepsPerEpoch()) {
     position_.cursor = data::Cursor{position_.cursor.epoch + 1, 0};
   }
   cursor_ = position_.cursor;
@@ -87,6 +106,10 @@ void TrainingRun::startLoop() {
     eval_ = std::make_unique<PeriodicEval>(opt_.eval, opt_.data.image_size);
   }
   summary_.world_size = world_;
+  summary_.global_batch = batch_.global_batch;
+  summary_.batch_per_rank = batch_.batch_per_rank;
+  summary_.accumulate_steps = batch_.accumulate;
+  summary_.restarts = opt_.restarts;
   summary_.num_classes = num_classes_;
   summary_.num_images = static_cast<int64_t>(dataset_->size());
   summary_.alpha = m_.head->alpha();
@@ -97,6 +120,8 @@ void TrainingRun::startLoop() {
   summary_.alpha_low = reportAlpha(opt_, m_, num_classes_, summary_.alpha, ctx_.isLeader());
 
   console_ = std::make_unique<RunConsole>(ctx_.isLeader(), opt_.run.dir);
+  progress_ = std::make_unique<ProgressFile>(ctx_.isLeader(), opt_.run.dir, batch_, position_.step,
+                                             opt_.restarts);
   counters_ = std::make_unique<StepCounters>(rt_.device);
   checkpoints_ =
       std::make_unique<CheckpointDuty>(opt_, ctx_, control_, geo_, m_, *optimizer_, *metrics_,
@@ -105,7 +130,7 @@ void TrainingRun::startLoop() {
   sc.device = rt_.device;
   sc.bf16 = rt_.bf16;
   sc.channels_last = rt_.channels_last;
-  sc.accumulate = accumulate_;
+  sc.accumulate = batch_.accumulate;
   sc.clip_grad_norm = opt_.optim.clip_grad_norm;
   step_ = std::make_unique<TrainStep>(m_, *optimizer_, comm_, dp_.get(), sc);
   window_start_ = position_.step;
@@ -120,7 +145,9 @@ TrainSummary TrainingRun::run() {
     trainStep(step, lr);
     const int64_t done = ++step;
 
-    if (done % log_every_ == 0 || done == opt_.optim.max_steps) logWindow(done, lr);
+    const bool window = done % log_every_ == 0 || done == opt_.optim.max_steps;
+    if (window) logWindow(done, lr);
+    if (window || done == position_.step + 1) progress_->write(done);  // RUN_DIR/progress.json
     if (eval_ && eval_->due(done)) evaluate(done);
     checkpoints_->poll();
     if (agreeToStop()) {
@@ -134,7 +161,7 @@ TrainSummary TrainingRun::run() {
   return finishRun(step);
 }
 
-// One optimizer step over accumulate_steps batches, free of host synchronisation on CUDA
+// One optimizer step over batch_.accumulate batches, free of host synchronisation on CUDA
 // (docs/performance.md). Fault injection (docs/reliability.md): a NaN
 // loss, or a rank that stops calling collectives (the watchdog of the others ends the job).
 void TrainingRun::trainStep(int64_t step, double lr) {
@@ -148,7 +175,7 @@ void TrainingRun::trainStep(int64_t step, double lr) {
   followCurrentStream(comm_, rt_.device);
   const SyncDebugScope sync_debug(rt_.device, opt_.run.cuda_sync_debug);  // run.cuda_sync_debug
   step_->begin(step);
-  for (int micro = 0; micro < accumulate_; ++micro) {
+  for (int micro = 0; micro < batch_.accumulate; ++micro) {
     const auto wait0 = Clock::now();
     std::shared_ptr<data::Batch> batch = loader_->next();
     metrics_->dataWait(secondsSince(wait0));
@@ -158,7 +185,7 @@ void TrainingRun::trainStep(int64_t step, double lr) {
   }
   grad_norm_ = step_->finish(lr, poisoned, *counters_).norm;
   ++window_steps_;
-  metrics_->stepDone(int64_t{accumulate_} * opt_.data.batch_size);
+  metrics_->stepDone(int64_t{batch_.accumulate} * batch_.batch_per_rank);
 }
 
 // model.init_warmup_steps: until that step the backbone learns at lr × init_warmup_lr_scale; at 0
@@ -196,8 +223,7 @@ void TrainingRun::logWindow(int64_t done, double lr) {
       counters_->snapshot(learnable ? m_.head->alphaTensor() : torch::Tensor(), grad_norm_);
   double sums[3] = {w.loss_sum, w.finite_steps, w.correct};
   if (world_ > 1) control_.allReduce(sums, 3, comm::DType::kFloat64, comm::ReduceOp::kSum);
-  const double samples =
-      static_cast<double>(window_steps_) * accumulate_ * opt_.data.batch_size * world_;
+  const double samples = static_cast<double>(window_steps_ * batch_.global_batch);
   summary_.final_loss = sums[1] > 0 ? sums[0] / sums[1] : std::nan("");
   summary_.train_accuracy = sums[2] / samples;
   summary_.skipped_steps = w.skipped_total;
@@ -217,8 +243,8 @@ void TrainingRun::logWindow(int64_t done, double lr) {
   p.lr = lr;
   p.alpha = summary_.alpha;
   p.elapsed_seconds = secondsSince(t0_);
-  p.images_per_second = static_cast<double>(done - position_.step) * accumulate_ *
-                        position_.global_batch / p.elapsed_seconds;
+  p.images_per_second =
+      static_cast<double>((done - position_.step) * batch_.global_batch) / p.elapsed_seconds;
   r.skipped_total = w.skipped_total;
   console_->window(r);
   window_steps_ = 0;
@@ -292,8 +318,8 @@ RunPosition TrainingRun::positionAt(int64_t done) const {
 TrainSummary TrainingRun::finishRun(int64_t step) {
   summary_.seconds = secondsSince(t0_);
   summary_.steps = step;
-  summary_.images_per_second = static_cast<double>(step - position_.step) * accumulate_ *
-                               position_.global_batch / std::max(summary_.seconds, 1e-9);
+  summary_.images_per_second = static_cast<double>((step - position_.step) * batch_.global_batch) /
+                               std::max(summary_.seconds, 1e-9);
   const data::LoaderStats ls = loader_->stats();
   summary_.data_wait_fraction = ls.wait_seconds / summary_.seconds;
   summary_.decode_errors = ls.decode_errors;

@@ -14,6 +14,7 @@
 #include "l2face/comm/run_context.h"
 #include "l2face/data/dataset.h"
 #include "l2face/data/loader.h"
+#include "l2face/trainer/internal/batch_plan.h"
 #include "l2face/trainer/internal/data_parallel.h"
 #include "l2face/trainer/internal/optimizer.h"
 #include "l2face/trainer/internal/run_checkpoint.h"
@@ -21,6 +22,7 @@
 #include "l2face/trainer/internal/train_step.h"
 #include "l2face/trainer/trainer.h"
 #include "periodic_eval.h"
+#include "progress_file.h"
 #include "run_console.h"
 #include "run_metrics.h"
 #include "run_setup.h"
@@ -41,6 +43,7 @@ class TrainingRun {
   // Set-up steps, in this order.
   void openData();
   void buildFromStart();
+  void planBatches();
   void startLoop();
   // The step and the boundary duties.
   void trainStep(int64_t step, double lr);
@@ -60,7 +63,6 @@ class TrainingRun {
   comm::Communicator& comm_;
   const comm::RunContext& ctx_;
   const int world_;
-  const int accumulate_;
   const int log_every_;
   // Control-path collectives (resume choice, checkpoint agreement, preemption, window means):
   // host memory, on a host channel of their own; comm_ carries only tensors.
@@ -71,6 +73,9 @@ class TrainingRun {
   int64_t num_classes_ = 0;
   std::unique_ptr<RunMetrics> metrics_;
   std::optional<ResumeSource> source_;
+  // The per-rank batch and accumulation steps of every optimizer step (what data.batch_size and
+  // optim.accumulate_steps mean for this run): set by planBatches, fixed from then on.
+  BatchPlan batch_;
   ModelGeometry geo_;
   TrainModel m_;
   std::unique_ptr<Optimizer> optimizer_;
@@ -79,6 +84,7 @@ class TrainingRun {
   std::unique_ptr<DataParallel> dp_;
   std::unique_ptr<PeriodicEval> eval_;  // rank 0, when eval.every_steps > 0
   std::unique_ptr<RunConsole> console_;
+  std::unique_ptr<ProgressFile> progress_;  // RUN_DIR/progress.json (rank 0)
   std::unique_ptr<StepCounters> counters_;
   std::unique_ptr<CheckpointDuty> checkpoints_;
   std::unique_ptr<TrainStep> step_;

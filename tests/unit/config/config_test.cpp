@@ -23,6 +23,7 @@ const std::vector<std::pair<std::string, std::string>> kNonDefault = {
     {"run.cuda_sync_debug", "error"},
     {"data.train", "/data/faces/train"},
     {"data.batch_size", "32"},
+    {"data.global_batch", "512"},
     {"data.workers", "5"},
     {"data.prefetch", "2"},
     {"data.image_size", "96"},
@@ -147,6 +148,7 @@ TEST(Config, EveryKeyParsesFromYaml) {
   EXPECT_EQ(c.run.cuda_sync_debug, trainer::SyncDebug::kError);
   EXPECT_EQ(c.data.train, "/data/faces/train");
   EXPECT_EQ(c.data.batch_size, 32);
+  EXPECT_EQ(c.data.global_batch, 512);
   EXPECT_EQ(c.data.workers, 5);
   EXPECT_EQ(c.data.prefetch, 2);
   EXPECT_EQ(c.data.image_size, 96);

@@ -89,6 +89,70 @@ TEST(Unit, SamplerValidatesArguments) {
   EXPECT_THROW(s.rankIndices(-1, 0), std::out_of_range);
 }
 
+TEST(Unit, SamplerEpochHoldsWholeOptimizerSteps) {
+  // k = 1: plain drop-last, unchanged.
+  EXPECT_EQ(Sampler(29, 4, 1, 0, 1).stepsPerEpoch(), 7);
+  EXPECT_EQ(Sampler(29, 8, 1, 0, 2).stepsPerEpoch(), 3);
+  // k = 2, S = 8: floor(29 / 8) optimizer steps of 2 global batches (not floor(29 / 4) = 7).
+  const Sampler s(29, 4, 1, 0, 1, 2);
+  EXPECT_EQ(s.accumulate(), 2);
+  EXPECT_EQ(s.stepsPerEpoch(), 6);
+  EXPECT_EQ(Sampler(29, 2, 1, 0, 1, 4).stepsPerEpoch(), 12);
+  EXPECT_THROW(Sampler(7, 4, 1, 0, 1, 2), DataError);  // smaller than one optimizer step
+  EXPECT_NO_THROW(Sampler(8, 4, 1, 0, 1, 2));
+  EXPECT_THROW(Sampler(100, 4, 1, 0, 1, 0), std::invalid_argument);
+}
+
+// The samples of optimizer step t (every micro-batch of every rank, in order) when S = P·b·k
+// images are split as P ranks × b images × k global batches; the loader's walk through
+// (epoch, step) positions, as the trainer consumes them.
+std::vector<std::vector<size_t>> optimizerSteps(size_t n, int world, int64_t b, int k,
+                                                int64_t steps) {
+  std::vector<Sampler> ranks;
+  for (int r = 0; r < world; ++r) ranks.emplace_back(n, b * world, 11, r, world, k);
+  const int64_t per_epoch = ranks[0].stepsPerEpoch();
+  std::vector<std::vector<size_t>> out;
+  int64_t g = 0;  // global batches consumed
+  for (int64_t t = 0; t < steps; ++t) {
+    std::vector<size_t> step;
+    std::vector<int64_t> epochs;
+    for (int micro = 0; micro < k; ++micro, ++g) {
+      epochs.push_back(g / per_epoch);
+      for (const auto& s : ranks) {
+        const auto part = s.rankIndices(g / per_epoch, g % per_epoch);
+        step.insert(step.end(), part.begin(), part.end());
+      }
+    }
+    // An optimizer step never straddles an epoch.
+    EXPECT_EQ(epochs.front(), epochs.back()) << "P " << world << " k " << k << " step " << t;
+    out.push_back(step);
+  }
+  return out;
+}
+
+TEST(Unit, SamplerSameSamplesPerOptimizerStepForEverySplitOfTheGlobalBatch) {
+  // S = 8 images per optimizer step; N = 29: 3 optimizer steps per epoch (tail of 5), and
+  // floor(N / (S/2)) = 7 is odd, so a k = 2 epoch of plain drop-last would end mid-step.
+  const size_t n = 29;
+  const int64_t steps = 10;  // crosses three epoch boundaries
+  // The reference split: P = 2, b = 4, k = 1.
+  const auto reference = optimizerSteps(n, 2, 4, 1, steps);
+  const Sampler single(n, 8, 11, 0, 1);
+  for (int64_t t = 0; t < steps; ++t) {
+    ASSERT_EQ(reference[t], single.globalIndices(t / 3, t % 3)) << "step " << t;
+  }
+  struct Split {
+    int world;
+    int64_t b;
+    int k;
+  };
+  for (const Split sp : {Split{1, 4, 2}, Split{4, 2, 1}, Split{1, 8, 1}, Split{2, 2, 2},
+                         Split{1, 1, 8}, Split{4, 1, 2}}) {
+    EXPECT_EQ(optimizerSteps(n, sp.world, sp.b, sp.k, steps), reference)
+        << "P " << sp.world << " b " << sp.b << " k " << sp.k;
+  }
+}
+
 TEST(Unit, RngDrawsAreInRangeAndRoughlyUniform) {
   Rng rng(5);
   std::vector<int> counts(7, 0);

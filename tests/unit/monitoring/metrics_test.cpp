@@ -88,8 +88,15 @@ TEST(TrainingMetrics, RegistersEveryFamilyWithRankLabels) {
   m.step_seconds.Observe(0.02);
   m.evalTar("lfw", 1e-3).Set(0.9);
   m.evalAccuracy("lfw").Set(0.99);
+  m.restarts.Increment(2);
+  m.world_size.Set(4);
+  m.global_batch.Set(512);
   m.updateProcessMetrics();
   std::string text = r->Serialize();
+  EXPECT_NE(text.find("# TYPE l2face_restarts_total counter\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("l2face_restarts_total{host=\"node-a\",job=\"exp1\",rank=\"3\"} 2\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("l2face_world_size{host=\"node-a\",job=\"exp1\",rank=\"3\"} 4\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("l2face_global_batch{host=\"node-a\",job=\"exp1\",rank=\"3\"} 512\n"), std::string::npos) << text;
   EXPECT_NE(text.find("l2face_steps_total{host=\"node-a\",job=\"exp1\",rank=\"3\"} 5\n"), std::string::npos) << text;
   EXPECT_NE(text.find("l2face_loss{host=\"node-a\",job=\"exp1\",rank=\"3\"} 1.25\n"), std::string::npos);
   EXPECT_NE(text.find("l2face_eval_tar{far=\"0.001\",host=\"node-a\",job=\"exp1\",rank=\"3\",set=\"lfw\"} 0.9"), std::string::npos) << text;

@@ -10,7 +10,10 @@ namespace l2face::data {
 struct DataOptions {
   std::string train;           // a dataset spec (see openDataset): ImageFolder root, .rec file(s)
                                // (comma-separated), or a glob of .rec shards
-  int batch_size = 64;         // per rank
+  int batch_size = 64;         // per rank; with a fixed global_batch: the largest per rank
+  int64_t global_batch = 0;    // images per optimizer step, all ranks; 0 = batch_size × ranks ×
+                               // optim.accumulate_steps. When > 0 it is split over the ranks
+                               // (trainer::splitGlobalBatch).
   int workers = 0;             // loader threads; 0 = from the CPU count
   int prefetch = 4;            // ready batches kept ahead of the trainer
   int image_size = 112;        // model input side (square); images are resized when they differ

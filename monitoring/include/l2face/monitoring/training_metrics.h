@@ -39,6 +39,9 @@ class TrainingMetrics {
   Counter& allreduce_bytes;    // l2face_allreduce_bytes_total
   Counter& comm_exposed_seconds;  // l2face_comm_exposed_seconds_total
   Gauge& classifier_shard_classes;  // l2face_classifier_shard_classes
+  Counter& restarts;           // l2face_restarts_total (by the elastic supervisor; set at start)
+  Gauge& world_size;           // l2face_world_size
+  Gauge& global_batch;         // l2face_global_batch (images per optimizer step, all ranks)
   Gauge& checkpoint_seconds;   // l2face_checkpoint_duration_seconds (last save)
   Gauge& checkpoint_bytes;     // l2face_checkpoint_bytes (last save)
   Gauge& checkpoint_last_success;  // l2face_checkpoint_last_success_timestamp_seconds

@@ -51,6 +51,14 @@ struct TrainerOptions : TrainConfig {
   std::string config_digest;  // recorded in checkpoints for compatibility checks
   // none | auto (the run directory's newest valid checkpoint, if any) | a checkpoint or run dir.
   std::string resume = "none";
+  // --keep-global-batch: when resuming, keep the checkpoint's images per optimizer step (its
+  // global batch × accumulation steps) on this run's number of ranks, splitting it into per-rank
+  // batches of at most data.batch_size and accumulation steps (trainer::planBatch);
+  // data.global_batch, when set, wins. No effect on a fresh start.
+  bool keep_global_batch = false;
+  // Restarts of this job so far by an elastic supervisor (the CLI reads L2FACE_RESTARTS); reported
+  // in metrics, summary.json and RUN_DIR/progress.json.
+  int64_t restarts = 0;
   // Set (non-zero) by a signal handler to stop at the next step boundary with a checkpoint: the
   // ranks agree, save, and train() returns with TrainSummary::preempted.
   const std::atomic<int>* stop_requested = nullptr;
@@ -69,6 +77,10 @@ struct TrainSummary {
   double seconds = 0;
   double data_wait_fraction = 0;
   int world_size = 1;
+  int64_t global_batch = 0;  // images per optimizer step, all ranks (batch_per_rank × ranks × k)
+  int batch_per_rank = 0;    // images per rank per batch (micro-batch)
+  int accumulate_steps = 1;  // batches per optimizer step
+  int64_t restarts = 0;      // TrainerOptions::restarts
   double alpha = 0;      // the radius at the end (learned α: its final value; normalised
                          // heads: the scale s; 0 for the unconstrained softmax)
   double alpha_low = 0;  // the paper's bound for num_classes and head.p
@@ -90,7 +102,9 @@ struct TrainSummary {
 // with the same options; rank 0 reports progress. Throws TrainError / data / checkpoint errors,
 // std::invalid_argument for options the model cannot take.
 //
-// One optimizer step consumes optim.accumulate_steps batches. A step whose loss or gradient is
+// One optimizer step consumes optim.accumulate_steps batches (with a fixed global batch:
+// data.global_batch or --keep-global-batch, the per-rank batch and the accumulation steps that
+// split it over the ranks, trainer::planBatch). A step whose loss or gradient is
 // NaN/Inf is skipped on the device (parameters and optimizer state unchanged, no host sync) and
 // counted; optim.max_nan_steps consecutive skips abort the run with TrainError, detected at the
 // next logging boundary, so the abort can lag by up to monitoring.log_every steps. BatchNorm

@@ -35,7 +35,7 @@ struct TrainModel {
 struct RunPosition {
   int64_t step = 0;          // optimizer steps done
   data::Cursor cursor;       // the next global batch to read
-  int64_t global_batch = 0;  // images per global batch (batch_size × world)
+  int64_t global_batch = 0;  // images per global (loader) batch: per-rank batch × world
   int accumulate = 1;        // global batches per optimizer step
   int64_t skipped_steps = 0;
 };
@@ -65,6 +65,9 @@ struct ResumeSource {
   ClassifierPlacement placement() const;
   // The optimizer the checkpoint was made with (sgd when the meta names none).
   OptimType optimizer() const;
+  // Images per optimizer step (meta global_batch × accumulate_steps); IncompatibleCheckpoint when
+  // the manifest records none.
+  int64_t globalBatch() const;
 };
 
 // resume_spec: "none", "auto" (the newest valid checkpoint of run_dir, if any) or a path (a
@@ -83,9 +86,11 @@ void checkCompatible(const ResumeSource& src, const ModelGeometry& geo, OptimTyp
 // for this run (on any number of ranks: sharded class rows are read from the overlapping old
 // shards; the modules' backbone.pt and head.pt are loaded by the caller, on the host, before moving
 // them to the device) and returns where the run continues: the step, and the data cursor continuing
-// the same global sample sequence (when the global batch changed, the next batch boundary at or
-// after the samples already seen, with a warning on rank 0). Collective only through what the
-// caller does next; reads files only.
+// the same global sample sequence at this run's global batch (fresh.global_batch) and accumulation
+// (fresh.accumulate): the first optimizer-step boundary at or after the samples already seen —
+// exact when the images per optimizer step are those of the checkpoint, else with a warning on
+// rank 0 naming the samples skipped. Collective only through what the caller does next; reads
+// files only.
 RunPosition restoreState(const ResumeSource& src, TrainModel& m, Optimizer& optimizer,
                          const RunPosition& fresh, int rank);
 
