@@ -1,6 +1,8 @@
 // cluster/k8s/mpijob.yaml: parses as an MPIJob v2beta1 with the fields a run needs, and its rank
 // count, GPUs, metrics ports, image and command agree with each other, with the configuration the
-// command names (monitoring.port) and with docs/operations.md.
+// command names (monitoring.port) and with docs/operations.md. cluster/k8s/mpijob-elastic.yaml: the
+// same workers, and a launcher that runs launch/l2face-elastic over the operator's hostfile with the
+// run directory on the workers' shared volume.
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
@@ -24,10 +26,11 @@ std::string readText(const std::string& path) {
   return s.str();
 }
 
-class MpiJob : public ::testing::Test {
+// A manifest: its launcher and worker specs and the launcher's command.
+class Manifest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    job_ = YAML::LoadFile(kSource + "/cluster/k8s/mpijob.yaml");
+  void load(const std::string& name) {
+    job_ = YAML::LoadFile(kSource + "/cluster/k8s/" + name);
     ASSERT_TRUE(job_["spec"]["mpiReplicaSpecs"]);
     launcher_ = job_["spec"]["mpiReplicaSpecs"]["Launcher"];
     worker_ = job_["spec"]["mpiReplicaSpecs"]["Worker"];
@@ -51,20 +54,43 @@ class MpiJob : public ::testing::Test {
     return command_.size();
   }
   // The repository's configuration the command names (same file name under configs/), with the
-  // command's --set overrides.
-  l2face::launch::Config commandConfig() const {
+  // --set overrides after `train` and then `more`.
+  l2face::launch::Config commandConfig(std::vector<std::string> more = {}) const {
     std::string config = argAfter("--config");
     std::string name = config.substr(config.rfind('/') + 1);
     std::vector<std::string> sets;
-    for (size_t i = indexOf("l2face"); i + 1 < command_.size(); ++i) {
+    for (size_t i = indexOf("train"); i + 1 < command_.size(); ++i) {
       if (command_[i] == "--set") sets.push_back(command_[i + 1]);
     }
+    sets.insert(sets.end(), more.begin(), more.end());
     return l2face::launch::loadConfig(kSource + "/configs/" + name, sets);
   }
   YAML::Node workerContainer() const { return worker_["template"]["spec"]["containers"][0]; }
+  // Where the pod spec `spec` mounts its persistentVolumeClaim ("" when it has none); the claim's
+  // name goes to `claim`.
+  static std::string claimMount(const YAML::Node& spec, std::string* claim = nullptr) {
+    std::string volume;
+    for (const YAML::Node& v : spec["volumes"]) {
+      if (v["persistentVolumeClaim"]) {
+        volume = v["name"].as<std::string>();
+        if (claim) *claim = v["persistentVolumeClaim"]["claimName"].as<std::string>();
+      }
+    }
+    for (const YAML::Node& m : spec["containers"][0]["volumeMounts"]) {
+      if (!volume.empty() && m["name"].as<std::string>() == volume) {
+        return m["mountPath"].as<std::string>();
+      }
+    }
+    return "";
+  }
 
   YAML::Node job_, launcher_, worker_;
   std::vector<std::string> command_;
+};
+
+class MpiJob : public Manifest {
+ protected:
+  void SetUp() override { load("mpijob.yaml"); }
 };
 
 TEST_F(MpiJob, IsAKubeflowMpiJobV2WithRunPolicy) {
@@ -97,15 +123,7 @@ TEST_F(MpiJob, TrainsWithResumeAutoFromTheSharedVolume) {
   EXPECT_EQ(argAfter("--resume", l2face), "auto");
   EXPECT_EQ(argAfter("--bind-to"), "none");  // the trainer's threads use the pod's cores
   // The shared claim is mounted in the workers; data and run directory live on it.
-  std::string claim_volume;
-  for (const YAML::Node& v : worker_["template"]["spec"]["volumes"]) {
-    if (v["persistentVolumeClaim"]) claim_volume = v["name"].as<std::string>();
-  }
-  ASSERT_FALSE(claim_volume.empty());
-  std::string mount;
-  for (const YAML::Node& m : workerContainer()["volumeMounts"]) {
-    if (m["name"].as<std::string>() == claim_volume) mount = m["mountPath"].as<std::string>();
-  }
+  const std::string mount = claimMount(worker_["template"]["spec"]);
   ASSERT_FALSE(mount.empty());
   l2face::launch::Config cfg = commandConfig();
   EXPECT_EQ(cfg.run.dir.rfind(mount + "/", 0), 0u) << cfg.run.dir;
@@ -161,6 +179,73 @@ TEST_F(MpiJob, ImageAndCommandAgreeWithTheDocs) {
   EXPECT_EQ(train, "l2face train --config /opt/l2face/configs/cluster.yaml --resume auto");
   EXPECT_NE(ops.find(train), std::string::npos) << "docs/operations.md does not show: " << train;
   EXPECT_NE(ops.find("cluster/k8s/mpijob.yaml"), std::string::npos);
+}
+
+class ElasticMpiJob : public Manifest {
+ protected:
+  void SetUp() override {
+    load("mpijob-elastic.yaml");
+    plain_ = YAML::LoadFile(kSource + "/cluster/k8s/mpijob.yaml");
+  }
+  // The supervisor's arguments: the command up to "--".
+  size_t endOfOptions() const { return indexOf("--"); }
+  YAML::Node plain_;
+};
+
+TEST_F(ElasticMpiJob, HasTheWorkersAndImageOfTheMpiJob) {
+  EXPECT_EQ(job_["apiVersion"].as<std::string>(), "kubeflow.org/v2beta1");
+  EXPECT_EQ(job_["kind"].as<std::string>(), "MPIJob");
+  EXPECT_NE(job_["metadata"]["name"].as<std::string>(),
+            plain_["metadata"]["name"].as<std::string>());
+  EXPECT_EQ(job_["spec"]["slotsPerWorker"].as<int>(), plain_["spec"]["slotsPerWorker"].as<int>());
+  EXPECT_EQ(YAML::Dump(worker_), YAML::Dump(plain_["spec"]["mpiReplicaSpecs"]["Worker"]))
+      << "the Worker spec of mpijob-elastic.yaml differs from mpijob.yaml's";
+  EXPECT_EQ(launcher_["template"]["spec"]["containers"][0]["image"].as<std::string>(),
+            workerContainer()["image"].as<std::string>());
+  // A preempted run (75) and a supervisor that gave up (69, 70) start a new supervisor: OnFailure.
+  EXPECT_EQ(launcher_["restartPolicy"].as<std::string>(), "OnFailure");
+  EXPECT_GE(job_["spec"]["runPolicy"]["backoffLimit"].as<int>(), 1);
+}
+
+TEST_F(ElasticMpiJob, LauncherRunsTheSupervisorOverTheWorkers) {
+  const size_t dashes = endOfOptions();
+  ASSERT_LT(dashes + 1, command_.size());
+  const std::string supervisor = "/l2face-elastic";
+  ASSERT_GE(command_.front().size(), supervisor.size());
+  EXPECT_EQ(command_.front().substr(command_.front().size() - supervisor.size()), supervisor);
+  EXPECT_EQ(argAfter("--hostfile"), "/etc/mpi/hostfile");  // the operator's list of workers
+  EXPECT_EQ(std::stoi(argAfter("--ranks-per-node")), job_["spec"]["slotsPerWorker"].as<int>());
+  const std::string launcher = argAfter("--launcher");
+  EXPECT_TRUE(launcher.empty() || launcher == "mpirun") << launcher;
+  const std::string min_hosts = argAfter("--min-hosts");
+  if (!min_hosts.empty()) EXPECT_LE(std::stoi(min_hosts), worker_["replicas"].as<int>());
+  // After "--": the training command; the supervisor adds --resume auto --keep-global-batch and
+  // run.dir itself (and refuses them in the command).
+  EXPECT_EQ(command_[dashes + 1], "train");
+  EXPECT_EQ(argAfter("--config", dashes), "/opt/l2face/configs/cluster.yaml");
+  for (size_t i = dashes; i < command_.size(); ++i) {
+    EXPECT_NE(command_[i].rfind("--resume", 0), 0u) << command_[i];
+    EXPECT_NE(command_[i], "--keep-global-batch");
+    EXPECT_NE(command_[i].rfind("run.dir=", 0), 0u) << command_[i];
+  }
+  // The run directory (--run-dir) and the data are on the shared claim, which the launcher mounts
+  // too, at the workers' path: the supervisor reads checkpoints/LATEST and writes elastic.jsonl.
+  std::string worker_claim, launcher_claim;
+  const std::string mount = claimMount(worker_["template"]["spec"], &worker_claim);
+  ASSERT_FALSE(mount.empty());
+  EXPECT_EQ(claimMount(launcher_["template"]["spec"], &launcher_claim), mount);
+  EXPECT_EQ(launcher_claim, worker_claim);
+  const std::string run_dir = argAfter("--run-dir");
+  l2face::launch::Config cfg = commandConfig({"run.dir=" + run_dir});
+  EXPECT_EQ(cfg.run.dir.rfind(mount + "/", 0), 0u) << cfg.run.dir;
+  EXPECT_EQ(cfg.data.train.rfind(mount + "/", 0), 0u) << cfg.data.train;
+  // The docs name the manifest and show its supervisor command.
+  const std::string ops = readText(kSource + "/docs/operations.md");
+  EXPECT_NE(ops.find("cluster/k8s/mpijob-elastic.yaml"), std::string::npos);
+  std::string shown;
+  for (size_t i = 0; i < 3 && i < command_.size(); ++i) shown += (i ? " " : "") + command_[i];
+  EXPECT_NE(ops.find(shown.substr(shown.find("l2face-elastic"))), std::string::npos)
+      << "docs/operations.md does not show: " << shown;
 }
 
 }  // namespace

@@ -8,7 +8,11 @@
 #   2. preempted: `scancel --signal=USR1` while it trains; the log shows exit 75 and the requeue,
 #      the preemption checkpoint is in the run directory while the job waits, and the requeued job
 #      resumes from it (its first progress line is past that step) and completes;
-#   3. cancelled with a plain scancel: the job ends CANCELLED and is not requeued.
+#   3. cancelled with a plain scancel: the job ends CANCELLED and is not requeued;
+#   4. elastic (L2FACE_ELASTIC=1, sbatch --no-kill): launch/l2face-elastic runs the ranks with srun;
+#      one rank is killed (SIGKILL) after the checkpoint of step 10; srun ends the step, the
+#      supervisor finds the node healthy (`l2face doctor` in an srun step), restarts on it from the
+#      checkpoint and the job completes; RUN_DIR/elastic.jsonl records both runs.
 # Needs root and the slurm-wlm, munge packages (scripts/bootstrap.sh); exits 77 (skipped) with the
 # reason when they or the daemons cannot run here.
 # Usage: slurm_test.sh L2FACE WORK SRC
@@ -168,11 +172,12 @@ monitoring: {log_every: 10}
 EOF
 export L2FACE_BIN="$L2FACE" L2FACE_CONFIG="$WORK/train.yaml" L2FACE_METRICS_PORT="$PORT"
 export L2FACE_TARGETS_DIR="$WORK/targets" OMPI_MCA_mpi_yield_when_idle=1
+SUBMIT_OPTS=()   # more sbatch options for submit
 submit() {  # submit NAME [l2face train args]: prints the job id
   local name="$1"; shift
   L2FACE_RUN_DIR="$WORK/$name" sbatch --parsable --job-name="$name" --chdir="$WORK" \
     --output="$WORK/$name.out" --nodes=1 --ntasks-per-node=2 --gpus-per-node=0 \
-    --cpus-per-task=1 --time=10 "$SRC/cluster/slurm/train.sbatch" "$@"
+    --cpus-per-task=1 --time=10 "${SUBMIT_OPTS[@]}" "$SRC/cluster/slurm/train.sbatch" "$@"
 }
 field() { { scontrol show job "$1" -o 2>/dev/null || true; } | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 wait_state() {  # wait_state JOB STATE SECONDS
@@ -298,4 +303,56 @@ sleep 3   # a requeue would show by now
 [ "$(field "$C" Restarts)" = 0 ] || fail "a cancelled job was requeued"
 if grep -q "requeueing" "$WORK/cancel.out"; then fail "the script tried to requeue a cancelled job"; fi
 echo "cancel case: $(($(date +%s) - t0)) s"
+
+# 8. Elastic: a rank dies; the supervisor checks the node, restarts on it and the job completes.
+# Every step waits 150 ms (train.slow_step), so the first run is still training when its rank is
+# killed after the checkpoint of step 10.
+"$L2FACE" train --help | grep -q -- "--keep-global-batch" \
+  || skip "this l2face train has no --keep-global-batch yet (l2face-elastic passes it): the elastic case needs it; the other cases passed"
+t0=$(date +%s)
+SUBMIT_OPTS=(--no-kill)   # a node failure must not end the allocation (docs/operations.md)
+E=$(L2FACE_ELASTIC=1 L2FACE_ELASTIC_BIN="$SRC/launch/l2face-elastic" L2FACE_FAULT=train.slow_step=150 \
+    L2FACE_MAX_RESTARTS=1 L2FACE_HEALTH_TIMEOUT=60 \
+    submit elastic --set checkpoint.every_steps=10 --set monitoring.log_every=5)
+SUBMIT_OPTS=()
+wait_state "$E" RUNNING 60
+ckpt=""
+for _ in $(seq 300); do
+  ckpt=$(cat "$WORK/elastic/checkpoints/LATEST" 2>/dev/null || true)
+  [ -n "$ckpt" ] && break
+  sleep 0.2
+done
+[ -n "$ckpt" ] || fail "the elastic run saved no checkpoint ($WORK/elastic/checkpoints/LATEST)"
+check_targets "$E" || fail "elastic mode: the Prometheus targets file or a target's metrics are wrong"
+# The ranks: the processes of this run's l2face (the supervisor and srun name the run too).
+ranks=()
+for p in $(pgrep -f -- "run.dir=$WORK/elastic" || true); do
+  [ "$(cat "/proc/$p/comm" 2>/dev/null)" = l2face ] && ranks+=("$p")
+done
+[ "${#ranks[@]}" -eq 2 ] || fail "expected 2 ranks of the elastic run, found ${#ranks[@]}: ${ranks[*]}"
+echo "killing rank process ${ranks[1]} of job $E at step $(live_step elastic)"
+kill -9 "${ranks[1]}"
+wait_state "$E" COMPLETED 120
+[ "$(field "$E" ExitCode)" = "0:0" ] || fail "elastic job exit code $(field "$E" ExitCode)"
+grep -q "l2face-elastic exited with code 0" "$WORK/elastic.out" || fail "the supervisor did not exit 0"
+[ ! -e "$WORK/targets/l2face_slurm_$E.json" ] || fail "the elastic job's targets file was not removed"
+"$PY" - "$WORK/elastic" "$HOST" <<'PY' || fail "the elastic run's events or results are not as expected"
+import json, os, sys
+run, host = sys.argv[1], sys.argv[2]
+events = [json.loads(l) for l in open(os.path.join(run, "elastic.jsonl"))]
+launches = [e for e in events if e["event"] == "launch"]
+assert [e["reason"] for e in launches] == ["start", "failure"], events
+first, second = launches
+assert first["hosts"] == [host] and first["world_size"] == 2 and first["restarts"] == 0, first
+# The node passed its health check: the job restarts on it, from the checkpoint of step 10 or later.
+assert second["hosts"] == [host] and second["lost_hosts"] == [] and second["world_size"] == 2, second
+assert second["restarts"] == 1 and second["checkpoint_step"] >= 10, second
+assert events[-1]["event"] == "done" and events[-1]["exit"] == 0 and events[-1]["restarts"] == 1, events[-1]
+s = json.load(open(os.path.join(run, "summary.json")))
+assert s["steps"] == 40 and s["world_size"] == 2, s
+assert s["resumed_from_step"] == second["checkpoint_step"], (s["resumed_from_step"], second)
+assert s["restarts"] == 1, s     # L2FACE_RESTARTS reached the ranks of the second run
+print(f"elastic: restarted once on {host} from step {second['checkpoint_step']}, finished at step {s['steps']}")
+PY
+echo "elastic case: $(($(date +%s) - t0)) s"
 echo "cluster slurm ok"
