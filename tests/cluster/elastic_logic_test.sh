@@ -57,7 +57,8 @@ fi
 dir="" steps=40 every=4 resume="" keep=0
 while [ "$#" -gt 0 ]; do
   case "$1" in
-    --set) case "$2" in run.dir=*) dir="${2#run.dir=}" ;; optim.max_steps=*) steps="${2#*=}" ;; esac; shift 2 ;;
+    --set) case "$2" in run.dir=*) dir="${2#run.dir=}" ;; optim.max_steps=*) steps="${2#*=}" ;;
+             data.global_batch=*) FAKE_S="${2#*=}"; echo "kept $FAKE_S" >> "$FAKE_STATE/runs" ;; esac; shift 2 ;;
     --resume) resume="$2"; shift 2 ;;
     --keep-global-batch) keep=1; shift ;;
     *) shift ;;
@@ -125,6 +126,7 @@ expect shrink "$(reasons shrink)" "start failure"
 grep -q '"lost_hosts":\["c"\],"added_hosts":\[\],"world_size":2' "$WORK/shrink/elastic.jsonl" || fail "shrink: event"
 grep -q '"event":"first_step","reason":"failure".*"seconds_from_failure":' "$WORK/shrink/elastic.jsonl" || fail "shrink: first step"
 grep -q 'restarts=1 np=2' "$FAKE_STATE/runs" || fail "shrink: L2FACE_RESTARTS"
+grep -q 'kept 12' "$FAKE_STATE/runs" || fail "shrink: the restart does not keep the global batch"
 grep -q '"steps_lost":[0-4][,}]' "$WORK/shrink/elastic.jsonl" || fail "shrink: steps lost"
 
 # spare: d takes c's place.

@@ -20,18 +20,21 @@ ProgressFile::ProgressFile(bool leader, const std::string& run_dir, const BatchP
       started_step_(started_step),
       restarts_(restarts) {}
 
-void ProgressFile::write(int64_t step) {
+void ProgressFile::write(int64_t step, bool stepped) {
   if (!leader_) return;
   using namespace std::chrono;
-  const nlohmann::json j = {
+  const double now = duration<double>(system_clock::now().time_since_epoch()).count();
+  if (stepped && first_step_time_ < 0) first_step_time_ = now;
+  nlohmann::json j = {
       {"step", step},
-      {"time", duration<double>(system_clock::now().time_since_epoch()).count()},
+      {"time", now},
       {"world_size", plan_.ranks},
       {"started_step", started_step_},
       {"global_batch", plan_.global_batch},
       {"batch_per_rank", plan_.batch_per_rank},
       {"accumulate_steps", plan_.accumulate},
       {"restarts", restarts_}};
+  if (first_step_time_ >= 0) j["first_step_time"] = first_step_time_;
   const std::string tmp = path_ + ".tmp";
   std::error_code ec;
   {

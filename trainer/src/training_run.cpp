@@ -122,6 +122,7 @@ void TrainingRun::startLoop() {
   console_ = std::make_unique<RunConsole>(ctx_.isLeader(), opt_.run.dir);
   progress_ = std::make_unique<ProgressFile>(ctx_.isLeader(), opt_.run.dir, batch_, position_.step,
                                              opt_.restarts);
+  progress_->write(position_.step, /*stepped=*/false);  // the plan is known before the first step
   counters_ = std::make_unique<StepCounters>(rt_.device);
   checkpoints_ =
       std::make_unique<CheckpointDuty>(opt_, ctx_, control_, geo_, m_, *optimizer_, *metrics_,
