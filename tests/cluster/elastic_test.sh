@@ -225,6 +225,9 @@ for name, want in (("shrink", ["start", "failure"]), ("spare", ["start", "failur
         assert grow["steps_lost"] == 0, grow                       # a checkpoint at the boundary
         gfirst = [e for e in firsts if e["reason"] == "resize"][0]
         assert (gfirst["batch_per_rank"], gfirst["accumulate_steps"]) == (4, 1), gfirst
+        revived = float(open(f"{w}/grow.revived").read())
+        resize_row = ("grow-back", grow["checkpoint_step"], grow["steps_lost"],
+                      gfirst["seconds_from_failure"], gfirst["step_time"] - revived)
     assert all(f["global_batch"] == 12 for f in firsts), firsts
     s = json.load(open(f"{w}/{name}/summary.json"))
     assert s["steps"] == steps and s["restarts"] == 1, s
@@ -236,6 +239,9 @@ for name, want in (("shrink", ["start", "failure"]), ("spare", ["start", "failur
 print("run     resumed-from  steps-lost  noticed->first-step(s)  kill->first-step(s)  final-ranks  embedding-gap")
 for n, c, l, nf, kf, rel, ws in rows:
     print(f"{n:8s}{c:>12d}{l:>12d}{nf:>24.2f}{kf:>21.2f}{ws:>13d}{rel:>15.2e}")
+n, c, l, nf, rf = resize_row
+print(f"grow, the resize: host back -> first step of the 3-rank run {rf:.2f} s (resize noticed -> first"
+      f" step {nf:.2f} s), resumed from the step-{c} checkpoint the resize saved, {l} steps lost")
 ev = events("maxrestarts")
 launches = [e for e in ev if e["event"] == "launch"]
 assert [e["reason"] for e in launches] == ["start", "failure"] and launches[1]["lost_hosts"] == []
