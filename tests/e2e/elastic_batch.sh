@@ -9,10 +9,7 @@
 # reference's within 1e-6 relative (fp32 reassociation only). Checks summary.json's batch fields,
 # RUN_DIR/progress.json and L2FACE_RESTARTS.
 set -euo pipefail
-L2FACE="$1"; WORK="$2"; SRC="$3"
-PY="$SRC/.venv/bin/python"; [ -x "$PY" ] || PY=python3
-MPI=(mpirun --allow-run-as-root --oversubscribe --mca mpi_yield_when_idle 1)
-rm -rf "$WORK"; mkdir -p "$WORK"
+source "$(dirname "$0")/common.sh"
 "$L2FACE" synth --out "$WORK/corpus" --identities 23 --images-per-identity 4 --eval-identities 4 \
   --eval-images-per-identity 3 --folds 2 --pairs-per-fold 2 --size 32 --seed 3 --threads 2 >/dev/null
 common=(--set data.train="$WORK/corpus/train" --set data.image_size=32 --set data.workers=1
@@ -21,21 +18,6 @@ common=(--set data.train="$WORK/corpus/train" --set data.image_size=32 --set dat
         --set monitoring.serve=false --set monitoring.log_every=5 --set checkpoint.every_steps=4
         --set checkpoint.async=false --set model.norm=none --set model.dropout=0
         --set classifier.parallel=auto --set classifier.shard_min_classes=2)
-train() {  # name ranks expected-rc args...
-  local name="$1" np="$2" want="$3"; shift 3
-  local rc=0
-  if [ "$np" = 1 ]; then
-    "$L2FACE" train "${common[@]}" --set run.dir="$WORK/$name" "$@" >> "$WORK/$name.log" 2>&1 || rc=$?
-  else
-    "${MPI[@]}" -np "$np" "$L2FACE" train "${common[@]}" --set run.dir="$WORK/$name" "$@" \
-      >> "$WORK/$name.log" 2>&1 || rc=$?
-  fi
-  if [ "$want" = "killed" ]; then
-    [ "$rc" != 0 ] || { echo "$name: expected the injected SIGKILL"; exit 1; }
-  elif [ "$rc" != "$want" ]; then
-    echo "$name: exit $rc, expected $want"; tail -20 "$WORK/$name.log"; exit 1
-  fi
-}
 progress() {  # name: the fields of RUN_DIR/progress.json, the times checked and left out
   "$PY" -c 'import json,sys; p=json.load(open(sys.argv[1])); t=p.pop("time"); f=p.pop("first_step_time"); assert 1.7e9 < f <= t, p; print(" ".join(f"{k}={p[k]}" for k in sorted(p)))' \
     "$WORK/$1/progress.json"

@@ -7,31 +7,13 @@
 # incompatible configuration is refused listing each mismatch; a truncated newest checkpoint
 # falls back to the previous one.
 set -euo pipefail
-L2FACE="$1"; WORK="$2"; SRC="$3"
-PY="$SRC/.venv/bin/python"; [ -x "$PY" ] || PY=python3
-MPI=(mpirun --allow-run-as-root --oversubscribe --mca mpi_yield_when_idle 1)
-rm -rf "$WORK"; mkdir -p "$WORK"
+source "$(dirname "$0")/common.sh"
 "$L2FACE" synth --out "$WORK/corpus" --identities 23 --images-per-identity 4 --eval-identities 4 \
   --eval-images-per-identity 3 --folds 2 --pairs-per-fold 2 --size 32 --seed 3 --threads 2 >/dev/null
 common=(--set data.train="$WORK/corpus/train" --set data.image_size=32 --set data.workers=1
         --set model.width=8 --set model.embedding_dim=16 --set optim.max_steps=10
         --set optim.warmup_steps=2 --set optim.lr=0.05 --set run.threads=1
         --set monitoring.serve=false --set monitoring.log_every=1 --set checkpoint.every_steps=5)
-train() {  # name ranks expected-rc args...
-  local name="$1" np="$2" want="$3"; shift 3
-  local rc=0
-  if [ "$np" = 1 ]; then
-    "$L2FACE" train "${common[@]}" --set run.dir="$WORK/$name" "$@" >> "$WORK/$name.log" 2>&1 || rc=$?
-  else
-    "${MPI[@]}" -np "$np" "$L2FACE" train "${common[@]}" --set run.dir="$WORK/$name" "$@" \
-      >> "$WORK/$name.log" 2>&1 || rc=$?
-  fi
-  if [ "$want" = "killed" ]; then
-    [ "$rc" != 0 ] || { echo "$name: expected the injected SIGKILL"; exit 1; }
-  elif [ "$rc" != "$want" ]; then
-    echo "$name: exit $rc, expected $want"; tail -20 "$WORK/$name.log"; exit 1
-  fi
-}
 same_files() {  # dirA dirB: every file of the final checkpoints byte-identical
   local a="$WORK/$1/checkpoints/step_10" b="$WORK/$2/checkpoints/step_10"
   for f in $(cd "$a" && ls | grep -v manifest.json); do
