@@ -4,7 +4,7 @@
 # dead and ends a running job (exit 137) when one of them dies; the stand-in `l2face train` counts
 # steps with a global batch of FAKE_S (12), writes progress.json and checkpoints like l2face,
 # checkpoints and exits 75 on SIGUSR1, and exits 2 when its ranks cannot split the global batch;
-# `l2face doctor` fails (exit 4) on a host marked sick. Cases: shrink, spare, a spare added to the
+# `l2face doctor` fails (exit 4) on a host marked sick, and once (exit 1) on a host marked flaky. Cases: shrink, spare, a spare added to the
 # spares file while the job runs, grow back, a sick host at start, --min-hosts (69),
 # --max-restarts (70), a refused configuration (2), SIGTERM to the supervisor (75), usage errors.
 # Usage: elastic_logic_test.sh WORK SRC
@@ -52,6 +52,7 @@ cmd="$1"; shift
 host="${FAKE_HOSTS%%:*}"
 if [ "$cmd" = doctor ]; then
   [ ! -e "$FAKE_STATE/sick.$host" ] || { echo "problem: $host is sick"; exit 4; }
+  if [ -e "$FAKE_STATE/flaky.$host" ]; then rm "$FAKE_STATE/flaky.$host"; echo "a passing failure" >&2; exit 1; fi
   exit 0
 fi
 dir="" steps=40 every=4 resume="" keep=0
@@ -117,9 +118,10 @@ launches() { tr '\n' ' ' < "$FAKE_STATE/launches" | sed 's/ $//'; }
 reasons() { grep -o '"event":"launch","reason":"[a-z]*"' "$WORK/$1/elastic.jsonl" | sed 's/.*"reason":"//; s/"//' | tr '\n' ' ' | sed 's/ $//'; }
 expect() { [ "$2" = "$3" ] || fail "$1: got '$2', expected '$3'"; }
 
-# shrink: c dies at step 5; the job finishes on a and b, after one restart.
+# shrink: c dies at step 5; the job finishes on a and b, after one restart. b's first check after
+# the failure fails (a passing failure): the retry passes and b stays.
 reset; supervise shrink --hosts a,b,c -- train
-wait_step shrink 5; touch "$FAKE_STATE/dead.c"
+wait_step shrink 5; touch "$FAKE_STATE/flaky.b" "$FAKE_STATE/dead.c"
 wait_rc shrink 0
 expect shrink "$(launches)" "a:1,b:1,c:1 a:1,b:1"
 expect shrink "$(reasons shrink)" "start failure"
@@ -127,6 +129,9 @@ grep -q '"lost_hosts":\["c"\],"added_hosts":\[\],"world_size":2' "$WORK/shrink/e
 grep -q '"event":"first_step","reason":"failure".*"seconds_from_failure":' "$WORK/shrink/elastic.jsonl" || fail "shrink: first step"
 grep -q 'restarts=1 np=2' "$FAKE_STATE/runs" || fail "shrink: L2FACE_RESTARTS"
 grep -q 'kept 12' "$FAKE_STATE/runs" || fail "shrink: the restart does not keep the global batch"
+[ ! -e "$FAKE_STATE/flaky.b" ] || fail "shrink: b was not checked"
+! grep -q "host b is dropped" "$WORK/shrink.out" || fail "shrink: b was dropped for one failed check"
+ls "$WORK/shrink/elastic-checks/"*-c.log > /dev/null || fail "shrink: c's failed check is not kept"
 grep -q '"steps_lost":[0-4][,}]' "$WORK/shrink/elastic.jsonl" || fail "shrink: steps lost"
 
 # spare: d takes c's place.
