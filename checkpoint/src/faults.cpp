@@ -86,7 +86,7 @@ const Fault* FaultPlan::find(const std::string& name, int rank, int64_t step) co
 void FaultPlan::crashPoint(const std::string& name, int rank, int64_t step) const {
   if (!has(name, rank, step)) return;
   std::fprintf(stderr,
-               "[l2face] rank %d: injected fault %s at checkpoint step %lld: exiting with %d\n",
+               "[l2face] rank %d: injected fault %s at step %lld: exiting with %d\n",
                rank, name.c_str(), static_cast<long long>(step), kInjectedCrashExitCode);
   std::fflush(stderr);
   std::_Exit(kInjectedCrashExitCode);

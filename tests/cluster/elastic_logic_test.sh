@@ -144,10 +144,11 @@ expect spare "$(launches)" "a:1,b:1,c:1 a:1,b:1,d:1"
 reset; : > "$WORK/spares.txt"; supervise sparefile --hosts a,b,c --spares-file "$WORK/spares.txt" -- train --set optim.max_steps=120
 wait_step sparefile 5; touch "$FAKE_STATE/dead.c"
 for _ in $(seq 1 200); do [ "$(wc -l < "$FAKE_STATE/launches")" -ge 2 ] && break; sleep 0.05; done
-echo "e   # added while running" >> "$WORK/spares.txt"
+printf 'bad"name\ne   # added while running\n' >> "$WORK/spares.txt"
 wait_rc sparefile 0
 expect sparefile "$(launches)" "a:1,b:1,c:1 a:1,b:1 a:1,b:1,e:1"
 expect sparefile "$(reasons sparefile)" "start failure resize"
+grep -q "spares file .*'bad\"name' is not a host name; skipped" "$WORK/sparefile.out" || fail "sparefile: the bad line"
 
 # grow: c dies, then comes back; the job checkpoints (75) and finishes on 3 hosts again.
 reset; supervise grow --hosts a,b,c --ranks-per-node 2 -- train --set optim.max_steps=120
@@ -196,9 +197,14 @@ grep -q '"event":"stop","exit":75' "$WORK/preempt/elastic.jsonl" || fail "preemp
 
 # Usage errors: exit 2, nothing started.
 reset
+printf 'a slots=4\nb:4 # a slot count where a host name belongs\n' > "$WORK/badhosts.txt"
 for bad in "--hosts a --run-dir $WORK/u -- train --resume auto" "--run-dir $WORK/u -- train" \
            "--hosts a,b --min-hosts 3 --run-dir $WORK/u -- train" "--hosts a -- train" \
-           "--hosts a:4 --run-dir $WORK/u -- train" "--hosts a --run-dir $WORK/u -- eval"; do
+           "--hosts a:4 --run-dir $WORK/u -- train" "--hosts a --run-dir $WORK/u -- eval" \
+           "--hosts a,b:4 --run-dir $WORK/u -- train" "--hosts a,b\"c --run-dir $WORK/u -- train" \
+           "--hosts a --spares b,,c --run-dir $WORK/u -- train" \
+           "--hostfile $WORK/badhosts.txt --run-dir $WORK/u -- train" \
+           "--hosts a --spares-file $WORK/badhosts.txt --run-dir $WORK/u -- train"; do
   rc=0; read -r -a words <<< "$bad"; "$ELASTIC" "${common[@]}" "${words[@]}" > "$WORK/usage.out" 2>&1 || rc=$?
   [ "$rc" = 2 ] || fail "usage '$bad': exit $rc"
   grep -q '^l2face-elastic: ' "$WORK/usage.out" || fail "usage '$bad': no message"
