@@ -79,7 +79,10 @@ save() { mkdir -p "$dir/checkpoints/step_$1"; echo "step_$1" > "$dir/checkpoints
 stop=0
 trap 'stop=1' USR1
 while [ "$step" -lt "$steps" ]; do
-  [ "$(cat "$FAKE_STATE/crash_at" 2>/dev/null)" != "$step" ] || exit 86
+  # No command substitution in this loop: a USR1 trap that runs while bash parses one fails
+  # ("unexpected EOF while looking for matching `)'") and the signal is lost.
+  crash=""; [ ! -f "$FAKE_STATE/crash_at" ] || read -r crash < "$FAKE_STATE/crash_at" || true
+  [ "$crash" != "$step" ] || exit 86
   sleep 0.05
   step=$((step + 1))
   [ -n "$first" ] || first="$EPOCHREALTIME"
