@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "l2face/eval/shards.h"
+#include "l2face/eval/verification.h"
 
 namespace l2face::eval::detail {
 
@@ -21,6 +22,19 @@ std::vector<float> embedRows(
     const std::function<void(size_t begin, size_t end, std::vector<float>& out)>& embed_batch,
     const std::function<std::string(size_t)>& name, const std::string& context,
     const EmbedShards& shards, bool normalise = true);
+
+// embedRows over image files: consecutive batches of `paths` go to `embed`; an item is named by
+// its path in messages.
+std::vector<float> embedFiles(const std::vector<std::string>& paths, const Embedder& embed, int dim,
+                              int batch_size, const std::string& context,
+                              const EmbedShards& shards);
+
+// The report a rank that does not score returns: only the set's name.
+inline VerificationReport unscored(const std::string& name) {
+  VerificationReport report;
+  report.name = name;
+  return report;
+}
 
 // Dot product of two rows of length dim, accumulated in double.
 inline double dot(const float* a, const float* b, int dim) {

@@ -170,6 +170,7 @@ std::vector<TarAtFar> tarAtFar(const std::vector<double>& scores, const std::vec
     TarAtFar r;
     r.far = far;
     const auto allowed = static_cast<int64_t>(std::floor(far * negatives + 1e-9));
+    r.resolved = allowed >= kResolvedFalseAccepts;
     if (allowed == 0) {
       r.measurable = false;
       r.tar = kNaN;
@@ -178,11 +179,16 @@ std::vector<TarAtFar> tarAtFar(const std::vector<double>& scores, const std::vec
       r.measurable = true;
       r.threshold = belowMin(lowest);
       r.tar = 1.0;
+      r.false_accepts = negatives;
     } else {
       r.measurable = true;
       r.threshold = neg[allowed];  // the (k+1)-th highest negative
       const auto above = pos.end() - std::upper_bound(pos.begin(), pos.end(), r.threshold);
       r.tar = static_cast<double>(above) / static_cast<double>(positives);
+      // neg is descending: the negatives above the threshold are a prefix of it.
+      r.false_accepts = std::partition_point(neg.begin(), neg.begin() + allowed,
+                                             [&](double v) { return v > r.threshold; }) -
+                        neg.begin();
     }
     results.push_back(r);
   }
@@ -251,15 +257,27 @@ double rankAuc(const std::vector<double>& scores, const std::vector<int>& labels
   return (positive_rank_sum - p * (p + 1.0) / 2.0) / (p * n);
 }
 
-VerificationMetrics computeMetrics(const std::vector<double>& scores,
-                                   const std::vector<int>& labels, const std::vector<int>& folds,
-                                   const std::vector<double>& fars) {
+VerificationMetrics rateMetrics(const std::vector<double>& scores, const std::vector<int>& labels,
+                                const std::vector<double>& fars) {
   VerificationMetrics m;
   m.positives = validate("computeMetrics", scores, labels);
   m.negatives = static_cast<int64_t>(scores.size()) - m.positives;
   requireBothClasses("computeMetrics", m.positives, m.negatives);
+  m.tar_at_far = tarAtFar(scores, labels, fars);
+  const auto roc = rocCurve(scores, labels);
+  const auto eer = equalErrorRate(roc);
+  m.eer = eer.eer;
+  m.eer_threshold = eer.threshold;
+  m.auc = rocAuc(roc);
+  return m;
+}
 
-  m.folds = kFoldAccuracy(scores, labels, folds);
+void setFoldAccuracy(VerificationMetrics& m, std::vector<FoldResult> folds) {
+  m.folds = std::move(folds);
+  if (m.folds.empty()) {
+    m.accuracy_mean = m.accuracy_std = 0.0;
+    return;
+  }
   double sum = 0.0;
   for (const auto& f : m.folds) sum += f.accuracy;
   m.accuracy_mean = sum / static_cast<double>(m.folds.size());
@@ -267,13 +285,13 @@ VerificationMetrics computeMetrics(const std::vector<double>& scores,
   for (const auto& f : m.folds)
     squares += (f.accuracy - m.accuracy_mean) * (f.accuracy - m.accuracy_mean);
   m.accuracy_std = std::sqrt(squares / static_cast<double>(m.folds.size()));
+}
 
-  m.tar_at_far = tarAtFar(scores, labels, fars);
-  const auto roc = rocCurve(scores, labels);
-  const auto eer = equalErrorRate(roc);
-  m.eer = eer.eer;
-  m.eer_threshold = eer.threshold;
-  m.auc = rocAuc(roc);
+VerificationMetrics computeMetrics(const std::vector<double>& scores,
+                                   const std::vector<int>& labels, const std::vector<int>& folds,
+                                   const std::vector<double>& fars) {
+  VerificationMetrics m = rateMetrics(scores, labels, fars);
+  setFoldAccuracy(m, kFoldAccuracy(scores, labels, folds));
   return m;
 }
 

@@ -59,6 +59,12 @@ Json toJson(const VerificationReport& report) {
   j["pairs"] = report.pairs;
   j["positives"] = m.positives;
   j["negatives"] = m.negatives;
+  if (report.identities > 0) {
+    j["images"] = report.images;
+    j["identities"] = report.identities;
+    j["accuracy_folds"] = "identities";
+    j["accuracy_pairs"] = report.accuracy_pairs;
+  }
   j["accuracy_mean"] = m.accuracy_mean;
   j["accuracy_std"] = m.accuracy_std;
   j["folds"] = Json::array();
@@ -67,7 +73,10 @@ Json toJson(const VerificationReport& report) {
   }
   j["tar_at_far"] = Json::array();
   for (const TarAtFar& t : m.tar_at_far) {
-    j["tar_at_far"].push_back(rateJson("far", t.far, "tar", t.measurable, t.tar, t.threshold));
+    Json entry = rateJson("far", t.far, "tar", t.measurable, t.tar, t.threshold);
+    entry["impostors_above_threshold"] = t.measurable ? Json(t.false_accepts) : Json(nullptr);
+    entry["resolved"] = t.resolved;
+    j["tar_at_far"].push_back(std::move(entry));
   }
   j["eer"] = m.eer;
   j["eer_threshold"] = m.eer_threshold;
@@ -137,15 +146,24 @@ std::string reportsJson(const std::vector<VerificationReport>& reports) {
 std::string reportTable(const VerificationReport& report) {
   const VerificationMetrics& m = report.metrics;
   char line[200];
+  const bool all_vs_all = report.identities > 0;
   std::string out = report.name + ": " + std::to_string(report.pairs) + " pairs (" +
-                    std::to_string(m.positives) + " same / " + std::to_string(m.negatives) +
-                    " diff)";
+                    std::to_string(m.positives) + (all_vs_all ? " genuine / " : " same / ") +
+                    std::to_string(m.negatives) + (all_vs_all ? " impostor" : " diff") + ")";
+  if (all_vs_all) {
+    out += " of " + std::to_string(report.images) + " images, " +
+           std::to_string(report.identities) + " identities";
+  }
   if (report.embedding_dim > 0) out += ", dim " + std::to_string(report.embedding_dim);
   std::snprintf(line, sizeof(line), ", %.1f s\n", report.seconds);
   out += line;
-  std::snprintf(line, sizeof(line), "  %-16s %7.3f%% ± %.3f%%  (%zu folds)\n", "accuracy",
+  std::snprintf(line, sizeof(line), "  %-16s %7.3f%% ± %.3f%%  (%zu folds", "accuracy",
                 100.0 * m.accuracy_mean, 100.0 * m.accuracy_std, m.folds.size());
   out += line;
+  if (all_vs_all) {
+    out += " of identities, " + std::to_string(report.accuracy_pairs) + " pairs within a fold";
+  }
+  out += ")\n";
   std::string unmeasurable;
   for (const TarAtFar& t : m.tar_at_far) {
     if (!t.measurable) {
@@ -156,9 +174,16 @@ std::string reportTable(const VerificationReport& report) {
     }
     char label[48];
     std::snprintf(label, sizeof(label), "TAR@FAR=%g", t.far);
-    std::snprintf(line, sizeof(line), "  %-16s %7.3f%%  (threshold %.4f)\n", label, 100.0 * t.tar,
+    std::snprintf(line, sizeof(line), "  %-16s %7.3f%%  (threshold %.4f)", label, 100.0 * t.tar,
                   t.threshold);
     out += line;
+    if (!t.resolved) {
+      std::snprintf(line, sizeof(line), "  unresolved: %g × %lld negatives < %lld", t.far,
+                    static_cast<long long>(m.negatives),
+                    static_cast<long long>(kResolvedFalseAccepts));
+      out += line;
+    }
+    out += "\n";
   }
   if (!unmeasurable.empty()) {
     out += "  TAR not measurable with " + std::to_string(m.negatives) + " negatives at FAR " +

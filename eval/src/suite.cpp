@@ -33,8 +33,12 @@ EvalSuite::EvalSuite(const EvalOptions& options) : options_(options) {
   } else if (!options.template_pairs.empty()) {
     throw EvalError("template pairs " + options.template_pairs + " given without templates");
   }
+  if (!options.all_vs_all.empty()) {
+    all_vs_all_ = std::make_unique<ImageFolderSet>(readImageFolder(options.all_vs_all));
+    all_vs_all_name_ = allVsAllName(options.all_vs_all);
+  }
   // Two sets of one name (a/lfw.bin, b/lfw.bin) would share report entries and output files.
-  std::set<std::string> taken = {pairs_name_, templates_name_};
+  std::set<std::string> taken = {pairs_name_, templates_name_, all_vs_all_name_};
   for (BinSet& b : bins_) {
     std::string name = b.name;
     for (int n = 2; taken.count(name); ++n) name = b.name + "_" + std::to_string(n);
@@ -44,7 +48,7 @@ EvalSuite::EvalSuite(const EvalOptions& options) : options_(options) {
 }
 
 size_t EvalSuite::size() const {
-  return (pairs_.empty() ? 0 : 1) + bins_.size() + (templates_ ? 1 : 0);
+  return (pairs_.empty() ? 0 : 1) + bins_.size() + (templates_ ? 1 : 0) + (all_vs_all_ ? 1 : 0);
 }
 
 std::vector<std::string> EvalSuite::names() const {
@@ -52,12 +56,14 @@ std::vector<std::string> EvalSuite::names() const {
   if (!pairs_.empty()) out.push_back(pairs_name_);
   for (const BinSet& b : bins_) out.push_back(b.name);
   if (templates_) out.push_back(templates_name_);
+  if (all_vs_all_) out.push_back(all_vs_all_name_);
   return out;
 }
 
 std::vector<VerificationReport> EvalSuite::run(const Embedder& files, const BytesEmbedder& bytes,
-                                               int dim, const EmbedShards& shards) const {
-  if ((!pairs_.empty() || templates_) && !files) {
+                                               int dim, const EmbedShards& shards,
+                                               int score_threads) const {
+  if ((!pairs_.empty() || templates_ || all_vs_all_) && !files) {
     throw EvalError("EvalSuite::run: image-file sets need a file embedder");
   }
   if (!bins_.empty() && !bytes) throw EvalError("EvalSuite::run: .bin sets need a bytes embedder");
@@ -72,6 +78,10 @@ std::vector<VerificationReport> EvalSuite::run(const Embedder& files, const Byte
   if (templates_) {
     reports.push_back(runTemplates(*templates_, template_pairs_, files, dim, o.batch_size, o.far,
                                    o.media_pool, templates_name_, shards));
+  }
+  if (all_vs_all_) {
+    reports.push_back(runAllVsAll(*all_vs_all_, files, dim, o.batch_size, o.far, o.folds,
+                                  all_vs_all_name_, shards, score_threads));
   }
   return reports;
 }

@@ -254,20 +254,9 @@ VerificationReport runTemplates(const TemplateSet& set, const std::vector<Templa
   const auto start = std::chrono::steady_clock::now();
   const std::string context = "runTemplates(" + name + ")";
   detail::checkRunArguments(context, pairs.size(), dim, batch_size, static_cast<bool>(embed));
-  std::vector<std::string> batch;
-  const std::vector<float> images = detail::embedRows(
-      set.images.size(), dim, batch_size,
-      [&](size_t begin, size_t end, std::vector<float>& out) {
-        batch.assign(set.images.begin() + static_cast<std::ptrdiff_t>(begin),
-                     set.images.begin() + static_cast<std::ptrdiff_t>(end));
-        embed(batch, out);
-      },
-      [&](size_t i) { return set.images[i]; }, context, shards);
-  if (!shards.scores()) {
-    VerificationReport report;
-    report.name = name;
-    return report;
-  }
+  const std::vector<float> images =
+      detail::embedFiles(set.images, embed, dim, batch_size, context, shards);
+  if (!shards.scores()) return detail::unscored(name);
   const std::vector<float> features = poolTemplates(set, images, dim, media_pool);
 
   VerificationReport report;

@@ -65,6 +65,20 @@ std::vector<float> embedRows(
   return all;
 }
 
+std::vector<float> embedFiles(const std::vector<std::string>& paths, const Embedder& embed, int dim,
+                              int batch_size, const std::string& context,
+                              const EmbedShards& shards) {
+  std::vector<std::string> batch;
+  return embedRows(
+      paths.size(), dim, batch_size,
+      [&](size_t begin, size_t end, std::vector<float>& out) {
+        batch.assign(paths.begin() + static_cast<std::ptrdiff_t>(begin),
+                     paths.begin() + static_cast<std::ptrdiff_t>(end));
+        embed(batch, out);
+      },
+      [&](size_t i) { return paths[i]; }, context, shards);
+}
+
 void checkRunArguments(const std::string& context, size_t pairs, int dim, int batch_size,
                        bool has_embedder) {
   if (pairs == 0) throw EvalError(context + ": no pairs");
@@ -97,11 +111,7 @@ double secondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-VerificationReport unscored(const std::string& name) {
-  VerificationReport report;
-  report.name = name;
-  return report;
-}
+using detail::unscored;
 
 }  // namespace
 
@@ -113,15 +123,8 @@ VerificationReport runPairs(const std::vector<Pair>& pairs, const Embedder& embe
   detail::checkRunArguments(context, pairs.size(), dim, batch_size, static_cast<bool>(embed));
 
   const std::vector<std::string> images = uniqueImages(pairs);
-  std::vector<std::string> batch;
-  const std::vector<float> embeddings = detail::embedRows(
-      images.size(), dim, batch_size,
-      [&](size_t begin, size_t end, std::vector<float>& out) {
-        batch.assign(images.begin() + static_cast<std::ptrdiff_t>(begin),
-                     images.begin() + static_cast<std::ptrdiff_t>(end));
-        embed(batch, out);
-      },
-      [&](size_t i) { return images[i]; }, "runPairs", shards);
+  const std::vector<float> embeddings =
+      detail::embedFiles(images, embed, dim, batch_size, "runPairs", shards);
   if (!shards.scores()) return unscored(name);
   auto rowOf = [&](const std::string& path) {
     const auto it = std::lower_bound(images.begin(), images.end(), path);

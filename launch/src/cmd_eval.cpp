@@ -1,6 +1,6 @@
-// eval: verification of a checkpoint on pairs, .bin, template and official IJB sets (one process,
-// or sharded over the ranks of mpirun); of a scores CSV from any system; or a comparison of saved
-// reports. Tables, JSON, ROC CSV and an ROC plot.
+// eval: verification of a checkpoint on pairs, .bin, template, all-vs-all and official IJB sets
+// (one process, or sharded over the ranks of mpirun); of a scores CSV from any system; or a
+// comparison of saved reports. Tables, JSON, ROC CSV and an ROC plot.
 #include <cctype>
 #include <filesystem>
 #include <iostream>
@@ -35,6 +35,7 @@ struct EvalArgs {
   std::vector<std::string> bins;
   std::string templates;
   std::string template_pairs;
+  std::string all_vs_all;
   std::string ijb;
   std::string target = "IJBC";
   std::vector<double> fpir = {0.01, 0.1};
@@ -143,13 +144,15 @@ int evalScores(const EvalArgs& a) {
 // The eval options of the run: the config file's (or the defaults), then the flags given.
 eval::EvalOptions evalOptions(const EvalArgs& a) {
   eval::EvalOptions o = a.config.empty() ? eval::EvalOptions{} : loadConfig(a.config, {}).eval;
-  const bool sets_on_command_line = !a.pairs.empty() || !a.bins.empty() || !a.templates.empty();
+  const bool sets_on_command_line =
+      !a.pairs.empty() || !a.bins.empty() || !a.templates.empty() || !a.all_vs_all.empty();
   if (sets_on_command_line) {  // the command line names the sets: the file's are not added
     o.pairs = a.pairs;
     o.bins.clear();
     for (const auto& b : a.bins) o.bins += (o.bins.empty() ? "" : ",") + b;
     o.templates = a.templates;
     o.template_pairs = a.template_pairs;
+    o.all_vs_all = a.all_vs_all;
   }
   if (!a.images.empty()) o.images = a.images;
   if (a.media_opt->count()) o.media_pool = true;
@@ -170,12 +173,13 @@ eval::BytesEmbedder modelBytesEmbedder(trainer::EmbeddingModel& model, bool flip
 void checkModelArguments(const EvalArgs& a, const eval::EvalOptions& o) {
   if (a.checkpoint.empty()) {
     throw std::invalid_argument(
-        "eval needs --checkpoint with --pairs, --bin, --templates or --ijb (or a --config naming "
-        "them); or --scores FILE; or --compare A.json B.json");
+        "eval needs --checkpoint with --pairs, --bin, --templates, --all-vs-all or --ijb (or a "
+        "--config naming them); or --scores FILE; or --compare A.json B.json");
   }
-  if (o.pairs.empty() && o.bins.empty() && o.templates.empty() && a.ijb.empty()) {
+  if (o.pairs.empty() && o.bins.empty() && o.templates.empty() && o.all_vs_all.empty() &&
+      a.ijb.empty()) {
     throw std::invalid_argument(
-        "eval --checkpoint needs a set: --pairs, --bin, --templates or --ijb");
+        "eval --checkpoint needs a set: --pairs, --bin, --templates, --all-vs-all or --ijb");
   }
   if (!a.template_pairs.empty() && o.templates.empty()) {
     throw std::invalid_argument("--template-pairs needs --templates");
@@ -217,7 +221,7 @@ int evalModel(const EvalArgs& a) {
   checkModelArguments(a, o);
   const EvalJob job = makeEvalJob();
   // The same count in every rank, whatever the launcher: CPU features depend on it.
-  trainer::setComputeThreads(a.threads);
+  const int threads = trainer::setComputeThreads(a.threads);
   auto model = trainer::EmbeddingModel::load(a.checkpoint, a.device);
   // Every set is read before any is embedded: a malformed file fails before the slow part.
   const eval::EvalSuite suite(o);
@@ -237,7 +241,7 @@ int evalModel(const EvalArgs& a) {
         [&](const uint8_t* nhwc, int n, float* out) { model->embed(nhwc, n, o.flip, out); },
         model->inputSize(), model->dim());
     reports = suite.run(files, suite.needsBytes() ? modelBytesEmbedder(*model, o.flip) : nullptr,
-                        model->dim(), job.shards);
+                        model->dim(), job.shards, threads);
   }
   if (ijb) reports.push_back(runIjb(a, o, *ijb, *model, job));
   if (!job.leader()) return kExitOk;  // rank 0 reports
@@ -253,7 +257,8 @@ int evalModel(const EvalArgs& a) {
 
 int runEval(const EvalArgs& a) {
   const bool model_mode = !a.checkpoint.empty() || !a.config.empty() || !a.pairs.empty() ||
-                          !a.bins.empty() || !a.templates.empty() || !a.ijb.empty();
+                          !a.bins.empty() || !a.templates.empty() || !a.all_vs_all.empty() ||
+                          !a.ijb.empty();
   if (!a.compare.empty()) {
     if (model_mode || !a.scores.empty() || !a.out.empty() || !a.roc_csv.empty() ||
         !a.save_scores.empty()) {
@@ -274,8 +279,9 @@ void addEvalCommands(CLI::App& app, std::vector<Command>& out) {
   auto a = std::make_shared<EvalArgs>();
   auto* e = app.add_subcommand(
       "eval",
-      "Face verification (pairs, .bin sets, IJB-style templates, official IJB 1:1 and 1:N, "
-      "scores; compare runs); under mpirun the ranks share the embedding");
+      "Face verification (pairs, .bin sets, IJB-style templates, all-vs-all over an image "
+      "folder, official IJB 1:1 and 1:N, scores; compare runs); under mpirun the ranks share the "
+      "embedding");
   e->add_option("--checkpoint", a->checkpoint, "Checkpoint directory, or a run directory (newest)");
   e->add_option("--config", a->config, "Take the sets and settings of this config's eval section")
       ->check(CLI::ExistingFile);
@@ -287,6 +293,9 @@ void addEvalCommands(CLI::App& app, std::vector<Command>& out) {
   e->add_option("--templates", a->templates, "templates.csv, or the folder holding it");
   e->add_option("--template-pairs", a->template_pairs,
                 "Template pairs CSV (default: template_pairs.csv beside the templates)");
+  e->add_option("--all-vs-all", a->all_vs_all,
+                "ImageFolder tree DIR/<identity>/*.jpg: every pair of its images, genuine within "
+                "a folder (at most 100M comparisons: 14,142 images)");
   e->add_option("--ijb", a->ijb,
                 "Official IJB layout: the folder holding meta/ and loose_crop/ (1:1 and 1:N)");
   e->add_option("--target", a->target, "IJB target naming the meta files: IJBC (default), IJBB")
@@ -311,13 +320,13 @@ void addEvalCommands(CLI::App& app, std::vector<Command>& out) {
                    ->check(CLI::Range(1e-12, 1.0));
   a->folds_opt = e->add_option("--folds", a->folds,
                                "Folds of .bin, plain-list, template and score "
-                               "sets (contiguous)")
+                               "sets (contiguous); all-vs-all: folds of identities")
                      ->check(CLI::Range(2, 1000));
   a->batch_opt = e->add_option("--batch-size", a->batch_size, "Embedding batch size")
                      ->check(CLI::Range(1, 65536));
   e->add_option("--threads", a->threads,
                 "CPU threads of each process (0 = the host's cores; the same under mpirun, so "
-                "ranks compute what one process computes)")
+                "ranks compute what one process computes); also the all-vs-all scoring's")
       ->check(CLI::Range(0, 4096));
   e->add_option("--device", a->device, "auto | cpu | cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));

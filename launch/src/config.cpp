@@ -255,10 +255,10 @@ void Loader::checkCrossKeys() const {
              "replicated classifier computes every class");
   }
   if (c.eval.every_steps > 0 && c.eval.pairs.empty() && c.eval.bins.empty() &&
-      c.eval.templates.empty()) {
-    failPair(
-        "eval.every_steps", "eval.pairs",
-        "eval.every_steps > 0 needs a set to evaluate: eval.pairs, eval.bins or eval.templates");
+      c.eval.templates.empty() && c.eval.all_vs_all.empty()) {
+    failPair("eval.every_steps", "eval.pairs",
+             "eval.every_steps > 0 needs a set to evaluate: eval.pairs, eval.bins, eval.templates "
+             "or eval.all_vs_all");
   }
 }
 

@@ -341,6 +341,9 @@ std::vector<KeySpec> buildTable() {
             "Template pairs CSV; \"\" = template_pairs.csv beside the templates"),
       field("eval", "media_pool", E, &EvalOptions::media_pool, any,
             "Templates: average image features within each media id before across media (IJB)"),
+      field("eval", "all_vs_all", E, &EvalOptions::all_vs_all, any,
+            "ImageFolder tree (one sub-folder per identity): every pair of its images, genuine "
+            "within a folder; at most 100M comparisons (14,142 images); \"\" = none"),
       field("eval", "flip", E, &EvalOptions::flip, any, "Embed each image and its mirror, summed"),
       field("eval", "batch_size", E, &EvalOptions::batch_size, atLeast(1),
             "Images per embedding batch"),

@@ -87,6 +87,28 @@ assert [t["far"] for t in reports[0]["tar_at_far"]] == [0.1], reports[0]["tar_at
 assert len(reports[0]["folds"]) == 5 and len(reports[1]["folds"]) == 5
 PY
 
+# All-vs-all over eval/ (20 identities × 4 images; its pairs.txt and templates are not
+# identities): 80·79/2 = 3160 comparisons, 20·6 = 120 genuine, 3040 impostors.
+"$L2FACE" eval --checkpoint "$WORK/run" --all-vs-all "$EV" --far 1e-4,1e-3,1e-2 --threads 2 \
+  --out "$WORK/ava.json" > "$WORK/ava.out"
+grep -q "all-vs-all:eval: 3160 pairs (120 genuine / 3040 impostor) of 80 images, 20 identities" \
+  "$WORK/ava.out" || fail "all-vs-all table: $(cat "$WORK/ava.out")"
+grep -q "unresolved: 0.001 × 3040 negatives < 10" "$WORK/ava.out" \
+  || fail "all-vs-all unresolved note: $(cat "$WORK/ava.out")"
+"$PY" - "$WORK/ava.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["name"] == "all-vs-all:eval" and r["protocol"] == "all-vs-all", r["name"]
+assert (r["pairs"], r["positives"], r["negatives"]) == (3160, 120, 3040), r
+assert (r["images"], r["identities"], r["accuracy_folds"]) == (80, 20, "identities"), r
+assert r["accuracy_pairs"] == 10 * 28 and len(r["folds"]) == 10, r  # 10 folds of 2 identities
+t = {x["far"]: x for x in r["tar_at_far"]}
+assert t[1e-4]["tar"] is None and t[1e-4]["impostors_above_threshold"] is None, t
+assert [t[f]["resolved"] for f in (1e-4, 1e-3, 1e-2)] == [False, False, True], t
+assert t[1e-3]["impostors_above_threshold"] <= 3 and t[1e-2]["impostors_above_threshold"] <= 30, t
+assert 0 <= t[1e-2]["tar"] <= 1 and 0 < r["auc"] <= 1, t
+PY
+
 # Scores from any system, then a comparison of saved reports with an overlaid plot.
 "$PY" - "$WORK/scores.csv" <<'PY'
 import random, sys
@@ -125,5 +147,9 @@ expect 1 "template_pairs.csv:3: unknown template id 999" -- "$L2FACE" eval "${CK
 printf '{"name": "x"}' > "$WORK/partial.json"
 expect 1 "partial.json: missing field 'pairs'" -- "$L2FACE" eval --compare "$WORK/partial.json"
 expect 2 "--compare takes saved reports" -- "$L2FACE" eval --compare "$WORK/all.json" "${CK[@]}"
+mkdir -p "$WORK/one/x"
+cp "$EV"/ev_000001/*.jpg "$WORK/one/x/"
+expect 1 "all-vs-all folder '$WORK/one': needs at least 2 identities .*\\(1 identity, 4 images\\)" \
+  -- "$L2FACE" eval "${CK[@]}" --all-vs-all "$WORK/one"
 expect 2 "needs a set" -- "$L2FACE" eval "${CK[@]}"
 echo "e2e eval protocols ok"

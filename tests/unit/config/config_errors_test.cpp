@@ -129,8 +129,8 @@ TEST(ConfigErrors, CrossKeyChecksBlameTheLaterSetting) {
             "t.yaml:2: optim.schedule step needs optim.milestones (ascending steps, e.g. "
             "[6000, 9000])");
   EXPECT_EQ(errorOf("eval:\n  every_steps: 100\n"),
-            "t.yaml:2: eval.every_steps > 0 needs a set to evaluate: eval.pairs, eval.bins or "
-            "eval.templates");
+            "t.yaml:2: eval.every_steps > 0 needs a set to evaluate: eval.pairs, eval.bins, "
+            "eval.templates or eval.all_vs_all");
   EXPECT_EQ(errorOf("data:\n  image_size: 100\n"),
             "t.yaml:2: model.backbone tiny needs data.image_size divisible by 16, got 100");
   EXPECT_EQ(errorOf("optim:\n  schedule: step\n  milestones: [10]\n"), "(no error)");

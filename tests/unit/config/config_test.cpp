@@ -96,6 +96,7 @@ const std::vector<std::pair<std::string, std::string>> kNonDefault = {
     {"eval.templates", "/data/ijbc/templates.csv"},
     {"eval.template_pairs", "/data/ijbc/template_pairs.csv"},
     {"eval.media_pool", "true"},
+    {"eval.all_vs_all", "/data/eval"},
     {"eval.flip", "false"},
     {"eval.batch_size", "64"},
     {"eval.folds", "5"},
@@ -212,6 +213,7 @@ TEST(Config, EveryKeyParsesFromYaml) {
   EXPECT_EQ(c.eval.templates, "/data/ijbc/templates.csv");
   EXPECT_EQ(c.eval.template_pairs, "/data/ijbc/template_pairs.csv");
   EXPECT_TRUE(c.eval.media_pool);
+  EXPECT_EQ(c.eval.all_vs_all, "/data/eval");
   EXPECT_FALSE(c.eval.flip);
   EXPECT_EQ(c.eval.batch_size, 64);
   EXPECT_EQ(c.eval.folds, 5);

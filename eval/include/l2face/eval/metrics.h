@@ -21,6 +21,11 @@ struct FoldResult {
   double accuracy = 0.0;
 };
 
+// False accepts a FAR must allow (far·negatives) before its TAR counts as resolved: a rate that
+// rests on fewer than 10 impostor scores moves by whole steps of 1/10 of the FAR when one of
+// them moves, so a TAR at FAR f wants at least 10/f negatives.
+inline constexpr int64_t kResolvedFalseAccepts = 10;
+
 // TAR at one target FAR. `measurable` is false when far·negatives < 1: no threshold can be
 // justified from fewer than one allowed false accept; tar and threshold are then NaN.
 struct TarAtFar {
@@ -28,6 +33,10 @@ struct TarAtFar {
   bool measurable = false;
   double tar = 0.0;
   double threshold = 0.0;
+  // Negatives scoring above the threshold (at most floor(far·negatives); 0 when not measurable).
+  int64_t false_accepts = 0;
+  // far·negatives >= kResolvedFalseAccepts (same integer tolerance as tarAtFar's count).
+  bool resolved = false;
 };
 
 // One ROC point: the rates obtained when accepting score > threshold.
@@ -63,6 +72,14 @@ VerificationMetrics computeMetrics(const std::vector<double>& scores,
                                    const std::vector<int>& labels, const std::vector<int>& folds,
                                    const std::vector<double>& fars);
 
+// computeMetrics without the k-fold part (folds empty, accuracy 0): for a protocol whose accuracy
+// is measured on other samples than its rates (all-vs-all: folds of identities).
+VerificationMetrics rateMetrics(const std::vector<double>& scores, const std::vector<int>& labels,
+                                const std::vector<double>& fars);
+
+// Stores per-fold results in `m`: folds, their mean accuracy and population standard deviation.
+void setFoldAccuracy(VerificationMetrics& m, std::vector<FoldResult> folds);
+
 // The threshold that maximises accuracy on (scores, labels). Candidates: every midpoint between
 // consecutive distinct sorted scores, plus one below the minimum (min - max(1, |min|): accept
 // all) and one above the maximum (max + max(1, |max|): reject all). Ties in accuracy go to the
@@ -87,6 +104,7 @@ std::vector<FoldResult> kFoldAccuracy(const std::vector<double>& scores,
 // fraction of positives scoring above the threshold. k >= N accepts everything (threshold below
 // every score). k = 0 (far·N < 1): measurable = false. A product within 1e-9 of an integer
 // counts as that integer: far = 0.7 with N = 90 (62.999... in doubles) allows 63, not 62.
+// false_accepts counts the negatives above the threshold; resolved is k >= kResolvedFalseAccepts.
 std::vector<TarAtFar> tarAtFar(const std::vector<double>& scores, const std::vector<int>& labels,
                                const std::vector<double>& fars);
 

@@ -13,6 +13,7 @@ struct EvalOptions {
   std::string templates;       // templates.csv, or a folder holding it ("" = none)
   std::string template_pairs;  // "" = template_pairs.csv beside the templates file
   bool media_pool = false;     // templates: average within each media id first (IJB)
+  std::string all_vs_all;      // ImageFolder tree root/<identity>/*.jpg: every pair ("" = none)
   bool flip = true;            // embed image + mirror, summed
   int batch_size = 128;
   int folds = 10;

@@ -33,7 +33,8 @@ using BytesEmbedder =
 
 struct VerificationReport {
   std::string name;
-  std::string protocol;  // "pairs", "bin", "templates" or "scores" ("" = not said)
+  // "pairs", "bin", "templates", "all-vs-all", "ijb" or "scores" ("" = not said)
+  std::string protocol;
   VerificationMetrics metrics;
   int64_t pairs = 0;
   int embedding_dim = 0;
@@ -44,6 +45,11 @@ struct VerificationReport {
   std::vector<int> labels;
   // 1:N searches (IJB sets with 1:N files): one per gallery.
   std::vector<IdentificationResult> identification;
+  // All-vs-all sets (0 elsewhere): the folder's images and identities, and how many pairs the
+  // k-fold accuracy was measured on (those whose two images lie in one fold of identities).
+  int64_t images = 0;
+  int64_t identities = 0;
+  int64_t accuracy_pairs = 0;
 };
 
 // Embeds every unique image once, in batches of at most batch_size (sorted path order), L2-
@@ -72,17 +78,22 @@ VerificationReport reportFromScores(std::vector<double> scores, std::vector<int>
                                     const std::vector<double>& fars, const std::string& name);
 
 // Pretty JSON: name, protocol, pairs, positives, negatives, accuracy_mean, accuracy_std,
-// folds [{threshold, accuracy}], tar_at_far [{far, tar, threshold}] (tar and threshold null when
-// not measurable), eer, eer_threshold, auc, embedding_dim, seconds, and roc {far, tar,
-// threshold}: the points of rocCurve that plotRoc keeps (at most a few hundred; the whole curve
-// goes to writeRocCsv), present when the report holds its scores. Rates are fractions in [0, 1].
+// folds [{threshold, accuracy}], tar_at_far [{far, tar, threshold, impostors_above_threshold,
+// resolved}] (tar, threshold and impostors_above_threshold null when not measurable; resolved:
+// far·negatives >= kResolvedFalseAccepts), eer, eer_threshold, auc, embedding_dim, seconds, and
+// roc {far, tar, threshold}: the points of rocCurve that plotRoc keeps (at most a few hundred; the
+// whole curve goes to writeRocCsv), present when the report holds its scores. All-vs-all reports
+// add images, identities, accuracy_folds ("identities") and accuracy_pairs after negatives.
+// Rates are fractions in [0, 1].
 std::string reportJson(const VerificationReport& report);
 
 // Several reports as one JSON document: {"reports": [reportJson, ...]}.
 std::string reportsJson(const std::vector<VerificationReport>& reports);
 
-// A short aligned console table: accuracy mean ± std in %, TAR at each measurable FAR, one line
-// for the FARs that need more negatives than the set has (and how many), EER, AUC.
+// A short aligned console table: accuracy mean ± std in %, TAR at each measurable FAR (marked
+// "unresolved" where far·negatives < kResolvedFalseAccepts), one line for the FARs that need more
+// negatives than the set has (and how many), EER, AUC. All-vs-all reports say genuine/impostor
+// and their images, identities and the pairs the accuracy used.
 std::string reportTable(const VerificationReport& report);
 
 // Writes `text` to `path` atomically (temp file, fsync, rename), so a reader never sees half a
