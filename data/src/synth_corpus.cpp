@@ -29,6 +29,7 @@
 #include "l2face/data/synth_render.h"
 #include "synth_ijb.h"
 #include "synth_pairs.h"
+#include "synth_probe.h"
 #include "synth_templates.h"
 #include "synth_wild_corpus.h"
 
@@ -42,6 +43,7 @@ constexpr const char* kGeneratorName = "l2face-synth";
 constexpr uint64_t kIdentityStream[2] = {0x1D7A1, 0x1D7E1};
 constexpr uint64_t kImageStream[2] = {0x13A7A1, 0x13A7E1};
 constexpr uint64_t kMediaStream = 0x3ED1A;  // session conditions of an evaluation media
+constexpr uint64_t kProbeStream = 0x9B0BE;  // the clean photos of the probe set
 constexpr const char* kSplitName[2] = {"train", "eval"};
 constexpr const char* kNamePrefix[2] = {"id_", "ev_"};
 
@@ -82,6 +84,13 @@ void validate(const SynthOptions& o) {
     fail("ijb must be a target name of letters and digits (e.g. IJBC), got '" + o.ijb + "'");
   }
   synth::validateWild(o);
+  if (o.probe_identities < 0 || o.probe_identities > o.eval_identities) {
+    fail("probe_identities must be in [0, eval_identities = " + std::to_string(o.eval_identities) +
+         "], got " + std::to_string(o.probe_identities));
+  }
+  if (o.probe_photos < 1 || o.probe_photos > 99) {
+    fail("probe_photos must be in [1, 99], got " + std::to_string(o.probe_photos));
+  }
   if (o.identities > 999999 || o.eval_identities > 999999 || o.images_per_identity > 9999 ||
       o.eval_images_per_identity > 9999) {
     fail("at most 999999 identities and 9999 images per identity (name padding)");
@@ -102,7 +111,8 @@ void prepareOutput(const fs::path& out) {
   static const std::set<std::string> kOwned = {
       "train",         "eval",          "quality.csv",   "meta.json",     "quality.csv.tmp",
       "meta.json.tmp", "train.rec",     "train.idx",     "property",      "train.rec.tmp",
-      "train.idx.tmp", "property.tmp",  "ijb"};
+      "train.idx.tmp", "property.tmp",  "ijb",
+      "probe",         "probe.csv",     "probe.csv.tmp"};
   const auto& wild_files = synth::wildOwnedFiles();
   std::vector<fs::path> entries;
   for (const auto& e : fs::directory_iterator(out, ec)) entries.push_back(e.path());
@@ -153,7 +163,9 @@ std::string metaJson(const SynthOptions& o, int threads, bool complete, const Sy
                   {"ijb", o.ijb},
                   {"wild", o.wild},
                   {"landmark_noise", o.landmark_noise},
-                  {"wild_render_scale", o.wild_render_scale}};
+                  {"wild_render_scale", o.wild_render_scale},
+                  {"probe_identities", o.probe_identities},
+                  {"probe_photos", o.probe_photos}};
   j["counts"] = {{"train_identities", o.identities},
                  {"train_images", r.train_images},
                  {"eval_identities", o.eval_identities},
@@ -163,7 +175,8 @@ std::string metaJson(const SynthOptions& o, int threads, bool complete, const Sy
                  {"pairs", r.pairs},
                  {"templates", r.templates},
                  {"template_pairs", r.template_pairs},
-                 {"ijb_faces", r.ijb_faces}};
+                 {"ijb_faces", r.ijb_faces},
+                 {"probe_images", r.probe_images}};
   j["layout"] = {{"train", o.format == "rec" ? "train.rec + train.idx + property (insightface)"
                                              : "train/<id>/<id>_NNNN.jpg"},
                  {"eval", "eval/<id>/<id>_NNNN.jpg"},
@@ -174,6 +187,10 @@ std::string metaJson(const SynthOptions& o, int threads, bool complete, const Sy
     j["layout"]["ijb"] = "ijb/loose_crop/<n>.jpg, ijb/meta/ (official IJB layout)";
   if (o.wild) {
     j["layout"]["train_list"] = "train_list.txt, train_list_true.txt (path label x1 y1 ... y5)";
+  }
+  if (o.probe_identities > 0) {
+    j["layout"]["probe"] =
+        "probe/<degradation>/<id>/<id>_pPP_lL.jpg, probe.csv (one degradation at six levels)";
   }
   j["notes"] = notes;
   j["threads"] = threads;
@@ -337,6 +354,25 @@ void finishIjb(const SynthOptions& o, const fs::path& out, const synth::Template
   notes.insert(notes.end(), ijb.notes.begin(), ijb.notes.end());
 }
 
+// The probe set (options.probe_identities): its images, then probe.csv in identity order.
+void writeProbeSet(const SynthOptions& o, const fs::path& out, int threads, SynthReport& report) {
+  if (o.probe_identities == 0) return;
+  std::string csv = synth::kProbeCsvHeader;
+  std::vector<JpegEncoder> encoders(static_cast<size_t>(threads));
+  runOrdered<std::string>(
+      static_cast<size_t>(o.probe_identities), threads, static_cast<size_t>(threads) * 4,
+      [&](size_t j, int w) {
+        const int i = static_cast<int>(j);
+        const IdentityParams id =
+            sampleIdentity(mixSeed(o.seed, kIdentityStream[1], static_cast<uint64_t>(i)));
+        return synth::writeProbes(o, out, id, identityName(1, i), i, kProbeStream, encoders[w]);
+      },
+      [&](size_t, const std::string& rows) { csv += rows; });
+  writeFileAtomic((out / "probe.csv").string(), csv);
+  report.probe_images = int64_t{o.probe_identities} * o.probe_photos *
+                        static_cast<int64_t>(synth::probeSeries().size()) * 6;
+}
+
 }  // namespace
 
 SynthReport synthesizeCorpus(const SynthOptions& options) {
@@ -393,6 +429,7 @@ SynthReport synthesizeCorpus(const SynthOptions& options) {
   writeFileAtomic((out / "eval" / "templates.csv").string(), templates.templates_csv);
   writeFileAtomic((out / "eval" / "template_pairs.csv").string(), templates.pairs_csv);
   finishIjb(options, out, templates, sink.ijbRows(), report, notes);
+  writeProbeSet(options, out, threads, report);
   report.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   writeFileAtomic((out / "meta.json").string(),

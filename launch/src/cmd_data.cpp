@@ -149,6 +149,13 @@ void addDataCommands(CLI::App& app, std::vector<Command>& out) {
   s->add_option("--wild-render-scale", synth->wild_render_scale,
                 "With --wild: render faces at this multiple of --size before placing them")
       ->check(CLI::Range(1, 4));
+  s->add_option("--probe-identities", synth->probe_identities,
+                "Probe set: for this many evaluation identities, clean photos degraded by one "
+                "degradation at a time at six levels (OUT/probe, OUT/probe.csv)")
+      ->check(CLI::Range(0, 10000000));
+  s->add_option("--probe-photos", synth->probe_photos,
+                "With --probe-identities: clean photos per identity")
+      ->check(CLI::Range(1, 99));
   out.push_back({s, [synth] {
                    data::SynthReport r = data::synthesizeCorpus(*synth);
                    std::cout << "wrote " << r.train_images << " training images (" << synth->format
@@ -158,6 +165,9 @@ void addDataCommands(CLI::App& app, std::vector<Command>& out) {
                              << (r.ijb_faces ? " (and " + std::to_string(r.ijb_faces) +
                                                    " IJB crops under ijb/)"
                                              : std::string())
+                             << (r.probe_images ? " (and " + std::to_string(r.probe_images) +
+                                                      " probe images under probe/)"
+                                                : std::string())
                              << " to " << synth->out << " in " << r.seconds << " s\n";
                    return kExitOk;
                  }});

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "l2face/data/dataset.h"
 #include "l2face/data/errors.h"
@@ -320,6 +321,67 @@ TEST(Unit, SynthIdentitiesDifferMoreThanPhotosOfOneIdentity) {
   EXPECT_GT(within, 0.0);  // photos of one identity are not copies
 }
 
+// The probe set: six levels of one degradation at a time on the same clean photos.
+TEST(Unit, SynthProbeSetDegradesOneThingAtATime) {
+  TempDir dir;
+  SynthOptions o = smallOptions(dir.path() / "corpus");
+  o.probe_identities = 2;
+  o.probe_photos = 2;
+  o.size = 64;  // the size the experiments use (a blur of σ 0.7 at 112 px is sub-pixel at 32)
+  const SynthReport r = synthesizeCorpus(o);
+  const std::vector<std::string> series = {"blur", "noise", "jpeg", "low_resolution",
+                                           "occlusion", "pose", "alignment"};
+  EXPECT_EQ(r.probe_images, 2 * 2 * 7 * 6);
+  const auto rows = csvRows(dir.path() / "corpus" / "probe.csv",
+                            "path,degradation,level,value,identity,photo,quality");
+  ASSERT_EQ(rows.size(), 2u * 2 * 7 * 6);
+  const auto meta = nlohmann::json::parse(test::readText(dir.path() / "corpus" / "meta.json"));
+  EXPECT_EQ(meta["counts"]["probe_images"], 168);
+
+  // image[(series, identity, photo, level)] decoded, and the quality column.
+  JpegDecoder decoder;
+  std::map<std::tuple<std::string, int, int, int>, std::vector<uint8_t>> image;
+  std::map<std::tuple<std::string, int, int, int>, double> quality;
+  for (const auto& row : rows) {
+    ASSERT_EQ(row.size(), 7u);
+    const auto key = std::make_tuple(row[1], std::stoi(row[4]), std::stoi(row[5]), std::stoi(row[2]));
+    const auto bytes = test::readBytes(dir.path() / "corpus" / row[0]);
+    std::vector<uint8_t> rgb(64 * 64 * 3);
+    decoder.decode(bytes.data(), bytes.size(), 64, 64, rgb.data(), row[0]);
+    image[key] = rgb;
+    quality[key] = std::stod(row[6]);
+  }
+  ASSERT_EQ(image.size(), rows.size());
+  for (int id = 0; id < 2; ++id) {
+    for (int photo = 1; photo <= 2; ++photo) {
+      auto at = [&](const std::string& s, int level) { return image.at({s, id, photo, level}); };
+      // Level 0 is the same clean photo in every series but alignment (a crop of it).
+      for (const auto& s : series) {
+        if (s != "alignment") EXPECT_EQ(at(s, 0), at("blur", 0)) << s;
+      }
+      // Each level moves further from the clean photo, and the quality score falls.
+      for (const auto& s : series) {
+        const auto& clean = at(s, 0);
+        double previous = 0.0;
+        for (int level = 1; level < 6; ++level) {
+          const double d = distance(at(s, level), clean);
+          EXPECT_GT(d, previous) << s << " identity " << id << " photo " << photo << " level "
+                                 << level;
+          previous = d;
+          if (s != "alignment") {
+            EXPECT_LT(quality.at({s, id, photo, level}), quality.at({s, id, photo, level - 1})) << s;
+          }
+        }
+      }
+    }
+  }
+  // The same files whatever the thread count.
+  o.out = (dir.path() / "one_thread").string();
+  o.threads = 1;
+  synthesizeCorpus(o);
+  EXPECT_TRUE(allFiles(dir.path() / "corpus" / "probe") == allFiles(dir.path() / "one_thread" / "probe"));
+}
+
 TEST(Unit, SynthRefusesToMixCorpora) {
   TempDir dir;
   test::writeBytes(dir.path() / "foreign" / "keep.txt", {'x'});
@@ -354,6 +416,8 @@ TEST(Unit, SynthValidatesOptions) {
   bad([](SynthOptions& o) { o.out.clear(); });
   bad([](SynthOptions& o) { o.format = "tfrecord"; });
   bad([](SynthOptions& o) { o.templates_per_subject = 0; });
+  bad([](SynthOptions& o) { o.probe_identities = 7; });  // > eval_identities
+  bad([](SynthOptions& o) { o.probe_identities = 1, o.probe_photos = 0; });
   EXPECT_FALSE(fs::exists(dir.path() / "x"));  // nothing written on invalid options
 }
 

@@ -36,6 +36,11 @@ struct SynthOptions {
   bool wild = false;
   double landmark_noise = 0.0;       // std. dev. in canvas pixels of the reported landmarks
   int wild_render_scale = 2;         // canonical faces rendered at this multiple of size
+  // Probe set (0 = none): for the first probe_identities evaluation identities, probe_photos
+  // clean photos each, degraded by one degradation at a time at six graded levels
+  // (out/probe/<degradation>/<id>/<id>_pPP_lL.jpg, rows in out/probe.csv).
+  int probe_identities = 0;
+  int probe_photos = 2;
 };
 
 struct SynthReport {
@@ -45,6 +50,7 @@ struct SynthReport {
   int64_t templates = 0;
   int64_t template_pairs = 0;  // genuine + impostor
   int64_t ijb_faces = 0;       // loose crops under out/ijb (0 without options.ijb)
+  int64_t probe_images = 0;    // under out/probe (0 without options.probe_identities)
   double seconds = 0.0;
 };
 
