@@ -219,7 +219,8 @@ std::vector<KeySpec> buildTable() {
           "model", "norm", M, &ModelOptions::norm, oneOf({"batch", "none"}),
           "Normalisation layers; none = no BatchNorm (tiny, face_resnet; exact distributed tests)"),
       field("model", "width", M, &ModelOptions::width, atLeast(1),
-            "Channels of the first stage of the tiny backbone"),
+            "Channels of the first stage: tiny (then 2x, 4x, 8x), face_resnet (conv1a; 32 is the "
+            "original network, later stages 2x to 16x)"),
       field("model", "dropout", M, &ModelOptions::dropout, halfOpen(0, 1, false),
             "Dropout probability before the embedding FC (tiny, iresnet*)"),
       undigested(field("model", "init", M, &ModelOptions::init, any,

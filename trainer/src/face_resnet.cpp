@@ -49,14 +49,17 @@ TORCH_MODULE(ResUnit);
 // conv1a 32, conv1b 64 (unpadded), pool; then per stage k = 2..5: residual units (1, 2, 5, 3 of
 // 64, 128, 256, 512 channels) and, for k < 5, an unpadded conv to the next width and a 2×2 max
 // pool. 2 + 2·1 + 1 + 2·2 + 1 + 2·5 + 1 + 2·3 = 27 convolutions; fc5 gives the embedding.
-// 112×96 input: 108×92 -> 54×46 -> 26×22 -> 12×10 -> 5×4 at fc5.
+// 112×96 input: 108×92 -> 54×46 -> 26×22 -> 12×10 -> 5×4 at fc5. model.width scales every
+// width: conv1a has `width` channels (32, the default, is the original network), then 2·, 2·,
+// 4·, 8· and 16· width.
 struct FaceResNet : BackboneImpl {
   FaceResNet(const ModelOptions& opt, int height, int width) {
     const bool bn_on = opt.norm == "batch";
-    conv1a = register_module("conv1a", Unit(3, 32, 0, bn_on));
-    conv1b = register_module("conv1b", Unit(32, 64, 0, bn_on));
+    const int c = opt.width;
+    conv1a = register_module("conv1a", Unit(3, c, 0, bn_on));
+    conv1b = register_module("conv1b", Unit(c, 2 * c, 0, bn_on));
     int h = (height - 4) / 2, w = (width - 4) / 2;
-    const int widths[4] = {64, 128, 256, 512}, repeats[4] = {1, 2, 5, 3};
+    const int widths[4] = {2 * c, 4 * c, 8 * c, 16 * c}, repeats[4] = {1, 2, 5, 3};
     for (int i = 0; i < 4; ++i) {
       res[i] = register_module("res" + std::to_string(i + 2), torch::nn::Sequential());
       for (int r = 0; r < repeats[i]; ++r) res[i]->push_back(ResUnit(widths[i], bn_on));
@@ -72,7 +75,7 @@ struct FaceResNet : BackboneImpl {
           "model.backbone face_resnet needs inputs of at least 48×48 pixels, got " +
           std::to_string(height) + "×" + std::to_string(width));
     }
-    fc5 = register_module("fc5", torch::nn::Linear(int64_t{512} * h * w, opt.embedding_dim));
+    fc5 = register_module("fc5", torch::nn::Linear(int64_t{widths[3]} * h * w, opt.embedding_dim));
     embedding_dim = opt.embedding_dim;
 
     torch::NoGradGuard no_grad;  // Xavier weights and zero biases, as the Caffe original

@@ -104,6 +104,29 @@ TEST(Backbone, EveryBackboneEmbedsToTheConfiguredDimension) {
   }
 }
 
+// model.width scales every Face-ResNet width (conv1a has `width` channels; 32 is the original):
+// the exact parameter count, by hand, for width c without BatchNorm (each 3×3 unit: weights,
+// bias, one PReLU slope per channel), and a forward pass at the experiments' 64×64.
+TEST(Backbone, FaceResNetWidthScalesEveryStage) {
+  OneThread one;
+  auto count = [](int64_t c, int64_t h5, int64_t w5, int64_t dim) {
+    auto unit = [](int64_t in, int64_t out) { return 9 * in * out + 2 * out; };
+    return unit(3, c) + unit(c, 2 * c) + 2 * unit(2 * c, 2 * c) + unit(2 * c, 4 * c) +
+           4 * unit(4 * c, 4 * c) + unit(4 * c, 8 * c) + 10 * unit(8 * c, 8 * c) +
+           unit(8 * c, 16 * c) + 6 * unit(16 * c, 16 * c) + 16 * c * h5 * w5 * dim + dim;
+  };
+  EXPECT_EQ(count(32, 5, 4, 512), 27543072);  // the published network, as counted above
+  ModelOptions o;
+  o.backbone = "face_resnet";
+  o.norm = "none";
+  o.width = 8;
+  o.embedding_dim = 64;
+  auto net = makeBackbone(o, 64, 64);  // 64 -> 30 -> 14 -> 6 -> 2 at fc5
+  EXPECT_EQ(parameterCount(*net), count(8, 2, 2, 64));
+  const auto y = net->forward(torch::randn({2, 3, 64, 64}));
+  EXPECT_EQ(y.sizes(), (std::vector<int64_t>{2, 64}));
+}
+
 TEST(Backbone, TinyShapesAndErrors) {
   ModelOptions o;
   o.embedding_dim = 64;
