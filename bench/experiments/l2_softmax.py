@@ -14,11 +14,9 @@ is not repeated.
 import argparse
 import concurrent.futures
 import csv
-import datetime
 import json
 import math
 import os
-import platform
 import re
 import sys
 import time
@@ -27,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import svg  # noqa: E402
-from runner import sh  # noqa: E402
+from runner import machine_now, make_corpus, sh  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DOC = os.path.join(ROOT, "docs", "experiments", "l2-softmax.md")
@@ -67,18 +65,6 @@ optim: {{type: sgd, lr: 0.1, momentum: 0.9, weight_decay: 5.0e-4, max_steps: {st
 checkpoint: {{every_steps: 0, keep_last: 1}}
 monitoring: {{log_every: 20}}
 """
-
-
-def make_corpus(l2face, corpus):
-    if os.path.exists(os.path.join(corpus, "meta.json")):
-        meta = json.load(open(os.path.join(corpus, "meta.json")))
-        if meta.get("complete") and all(meta["options"].get(k) == v for k, v in CORPUS.items()):
-            return
-    args = [l2face, "synth", "--out", corpus, "--threads", "2"]
-    for k, v in CORPUS.items():
-        args += ["--" + k.replace("_", "-"), str(v)]
-    print("synthesising the corpus:", " ".join(args), flush=True)
-    sh(args)
 
 
 def run_arm(l2face, work, corpus, name, sets, seed):
@@ -317,7 +303,7 @@ def main():
     t0 = time.time()
     work, corpus = args.work, os.path.join(args.work, "corpus")
     os.makedirs(work, exist_ok=True)
-    make_corpus(args.l2face, corpus)
+    make_corpus(args.l2face, corpus, CORPUS)
     open(os.path.join(work, "base.yaml"), "w").write(base_config(corpus, args.steps))
 
     jobs = [(n, sets, s) for s in args.seeds for n, sets in ARMS + DIAGNOSTIC]
@@ -344,12 +330,7 @@ def main():
                 quality[slug(n)] = {"arm": n, "seed": s, "images": len(q), "spearman": spearman(q, norms),
                                     "quality": q.tolist(), "norm": norms.tolist(),
                                     "bin_quality": bq, "bin_norm": bn}
-    cpu = "unknown CPU"
-    if os.path.exists("/proc/cpuinfo"):
-        m = re.search(r"model name\s*:\s*(.*)", open("/proc/cpuinfo").read())
-        cpu = m.group(1) if m else cpu
-    machine = {"date": datetime.date.today().isoformat(),
-               "desc": f"{os.cpu_count()} × {cpu}, {platform.system()} {platform.machine()}, CPU only"}
+    machine = machine_now()
     command = "bench/experiments/l2_softmax.py " + " ".join(sys.argv[1:])
     write_outputs(results, args.seeds, quality, machine, command.strip(), (time.time() - t0) / 60)
     print(f"wrote {DOC} and {FIG}/ in {(time.time() - t0) / 60:.1f} min")
