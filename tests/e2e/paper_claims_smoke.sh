@@ -22,7 +22,7 @@ for heading in "Feature norm against quality: the evaluation images" \
   grep -q "$heading" "$md" || fail "no '$heading' table"
 done
 grep -q '^| Face-ResNet, softmax | ' "$md" || fail "no Face-ResNet softmax row"
-[ "$(grep -c '^| tiny, ' "$md")" -eq 7 ] || fail "expected 7 tiny rows (2 norm tables, 5 TAR rows)"
+[ "$(grep -c "^| tiny, " "$md")" -eq 14 ] || fail "expected 14 tiny rows (2 + 2 norm rows, 5 + 5 TAR rows)"
 "$PY" - "$WORK/figures/second_pass.json" <<'PYEOF' || fail "results"
 import json, sys
 d = json.load(open(sys.argv[1]))
