@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # e2e (label mpi): `mpirun -np 2 l2face eval` shards the embedding over the ranks and gathers the
 # features; rank 0's report equals one process's field by field, exactly (wall times aside), for
-# the official IJB layout (1:1 and 1:N), a pairs file and a templates set; rank 1 prints nothing.
+# the official IJB layout (1:1 and 1:N), a pairs file, a templates set and all-vs-all over the
+# evaluation folder; rank 1 prints nothing.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
@@ -16,7 +17,7 @@ EV="$WORK/corpus/eval"
 # 60 faces in batches of 24: two on rank 0, the short last one on rank 1. On the CPU a batch of 24
 # gives other features than a batch of 6, so shards that cut through a batch (30 + 30) would show.
 sets=(--ijb "$WORK/corpus/ijb" --target IJBB --pairs "$EV/pairs.txt" --templates "$EV"
-      --media-pool --batch-size 24 --far 0.1 --fpir 0.2)
+      --all-vs-all "$EV" --media-pool --batch-size 24 --far 0.1 --fpir 0.2)
 "$L2FACE" eval --checkpoint "$WORK/run" "${sets[@]}" --out "$WORK/p1.json" > "$WORK/p1.out"
 "${MPI[@]}" -np 2 "$L2FACE" eval --checkpoint "$WORK/run" "${sets[@]}" --out "$WORK/p2.json" \
   > "$WORK/p2.out" 2> "$WORK/p2.err" || fail "2 ranks: $(cat "$WORK/p2.out" "$WORK/p2.err")"
@@ -31,8 +32,10 @@ def strip(x):
         return [strip(v) for v in x]
     return x
 one, two = (json.load(open(p))["reports"] for p in sys.argv[1:3])
-assert [r["name"] for r in one] == ["pairs.txt", "templates:eval", "IJBB"], [r["name"] for r in one]
-assert one[2]["identification"][0]["gallery"] == "S1"
+assert [r["name"] for r in one] == ["pairs.txt", "templates:eval", "all-vs-all:eval", "IJBB"], \
+    [r["name"] for r in one]
+assert one[2]["positives"] == 12 * 10 and one[2]["negatives"] == 60 * 59 // 2 - 120, one[2]["negatives"]
+assert one[3]["identification"][0]["gallery"] == "S1"
 for a, b in zip(one, two):
     a, b = strip(a), strip(b)
     for key in a:
