@@ -8,6 +8,16 @@ MPI=(mpirun --allow-run-as-root --oversubscribe --mca mpi_yield_when_idle 1)
 rm -rf "$WORK"; mkdir -p "$WORK"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
+# small_run_setup: a 23-identity corpus of 32-px images in WORK/corpus, and `common` holding the
+# small training set-up the resume tests share (each script appends its own steps and checkpoints).
+small_run_setup() {
+  "$L2FACE" synth --out "$WORK/corpus" --identities 23 --images-per-identity 4 --eval-identities 4 \
+    --eval-images-per-identity 3 --folds 2 --pairs-per-fold 2 --size 32 --seed 3 --threads 2 >/dev/null
+  common=(--set data.train="$WORK/corpus/train" --set data.image_size=32 --set data.workers=1
+          --set model.width=8 --set model.embedding_dim=16 --set optim.warmup_steps=2
+          --set optim.lr=0.05 --set run.threads=1 --set monitoring.serve=false)
+}
+
 train() {  # name ranks expected-rc args...
   local name="$1" np="$2" want="$3"; shift 3
   local rc=0

@@ -10,12 +10,8 @@
 # RUN_DIR/progress.json and L2FACE_RESTARTS.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
-"$L2FACE" synth --out "$WORK/corpus" --identities 23 --images-per-identity 4 --eval-identities 4 \
-  --eval-images-per-identity 3 --folds 2 --pairs-per-fold 2 --size 32 --seed 3 --threads 2 >/dev/null
-common=(--set data.train="$WORK/corpus/train" --set data.image_size=32 --set data.workers=1
-        --set model.width=8 --set model.embedding_dim=16 --set optim.max_steps=12
-        --set optim.warmup_steps=2 --set optim.lr=0.05 --set run.threads=1
-        --set monitoring.serve=false --set monitoring.log_every=5 --set checkpoint.every_steps=4
+small_run_setup
+common+=(--set optim.max_steps=12 --set monitoring.log_every=5 --set checkpoint.every_steps=4
         --set checkpoint.async=false --set model.norm=none --set model.dropout=0
         --set classifier.parallel=auto --set classifier.shard_min_classes=2)
 progress() {  # name: the fields of RUN_DIR/progress.json, the times checked and left out

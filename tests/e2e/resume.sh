@@ -8,12 +8,8 @@
 # falls back to the previous one.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
-"$L2FACE" synth --out "$WORK/corpus" --identities 23 --images-per-identity 4 --eval-identities 4 \
-  --eval-images-per-identity 3 --folds 2 --pairs-per-fold 2 --size 32 --seed 3 --threads 2 >/dev/null
-common=(--set data.train="$WORK/corpus/train" --set data.image_size=32 --set data.workers=1
-        --set model.width=8 --set model.embedding_dim=16 --set optim.max_steps=10
-        --set optim.warmup_steps=2 --set optim.lr=0.05 --set run.threads=1
-        --set monitoring.serve=false --set monitoring.log_every=1 --set checkpoint.every_steps=5)
+small_run_setup
+common+=(--set optim.max_steps=10 --set monitoring.log_every=1 --set checkpoint.every_steps=5)
 same_files() {  # dirA dirB: every file of the final checkpoints byte-identical
   local a="$WORK/$1/checkpoints/step_10" b="$WORK/$2/checkpoints/step_10"
   for f in $(cd "$a" && ls | grep -v manifest.json); do
